@@ -1,0 +1,3 @@
+from cropcalc.cli.app import main
+
+main()
