@@ -46,7 +46,8 @@ def test_spec_vectors(z: float, rate: float, steps: int, expected: float) -> Non
 def gaussian_delta(epsilon: float, mu: float) -> float:
     """Exact δ(ε) of the Gaussian mechanism with μ = sensitivity/σ (Balle & Wang 2018)."""
     return float(
-        special.ndtr(-epsilon / mu + mu / 2) - math.exp(epsilon) * special.ndtr(-epsilon / mu - mu / 2)
+        special.ndtr(-epsilon / mu + mu / 2)
+        - math.exp(epsilon) * special.ndtr(-epsilon / mu - mu / 2)
     )
 
 
@@ -74,7 +75,9 @@ def test_remove_direction_cdf_matches_prv_accountant() -> None:
     from prv_accountant import PoissonSubsampledGaussianMechanism
 
     for rate, sigma in [(0.003, 0.5), (0.2, 1.3), (1.0, 0.8)]:
-        theirs = PoissonSubsampledGaussianMechanism(sampling_probability=rate, noise_multiplier=sigma)
+        theirs = PoissonSubsampledGaussianMechanism(
+            sampling_probability=rate, noise_multiplier=sigma
+        )
         t = np.array([0.0, 1e-4, 0.003, 0.1, 1.0, 4.0])
         ours = SwitchingSubsampledGaussian(rate, sigma).cdf(t)
         np.testing.assert_allclose(ours, np.asarray(theirs.cdf(t), dtype=float), atol=1e-13)

@@ -61,7 +61,7 @@ class DiscretePLD:
 
     @property
     def losses(self) -> FloatArray:
-        return (self.k_lo + np.arange(len(self.masses))) * self.spacing
+        return (self.k_lo + np.arange(len(self.masses), dtype=np.float64)) * self.spacing
 
 
 @dataclass(frozen=True)

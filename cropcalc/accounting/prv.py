@@ -34,10 +34,12 @@ FloatArray = npt.NDArray[np.float64]
 
 def _normal_mass(lower: FloatArray, upper: FloatArray) -> FloatArray:
     """``Φ(upper) − Φ(lower)``, computed on the tail side to keep relative accuracy."""
+    # Right of 0 use Φ(−lower) − Φ(−upper): both terms small, no cancellation against 1.
     right = lower > 0
-    from_right = special.ndtr(-lower) - special.ndtr(-upper)
-    from_left = special.ndtr(upper) - special.ndtr(lower)
-    return np.maximum(np.where(right, from_right, from_left), 0.0)
+    hi = np.where(right, -lower, upper)
+    lo = np.where(right, -upper, lower)
+    mass: FloatArray = np.maximum(special.ndtr(hi) - special.ndtr(lo), 0.0)
+    return mass
 
 
 class SwitchingSubsampledGaussian:
@@ -94,21 +96,19 @@ class SwitchingSubsampledGaussian:
         lo, hi = edges[:-1], edges[1:]
         if np.any((lo < 0) & (hi > 0)):
             raise ValueError("an interval straddles 0; make 0 an edge")
-        positive = lo >= 0
-        # Remove direction, loss t >= 0: x in (x(lo), x(hi)].
+        split = int(np.searchsorted(lo, 0.0, side="left"))  # lo is increasing
         with np.errstate(over="ignore"):
-            xr_lo = self._threshold(np.where(positive, lo, 0.0))
-            xr_hi = self._threshold(np.where(positive, hi, 0.0))
-            # Add direction, loss t < 0: the loss is -ℓ(x), so t in (lo, hi] is
-            # x in [x(-hi), x(-lo)); P_A = N(0, σ²) and Q_A is the mixture.
-            xa_lo = self._threshold(np.where(positive, 0.0, -hi))
-            xa_hi = self._threshold(np.where(positive, 0.0, -lo))
-        p_r, q_r = self._remove_masses(xr_lo, xr_hi)
-        q_a, p_a = self._remove_masses(xa_lo, xa_hi)
-        return np.where(positive, p_r, p_a), np.where(positive, q_r, q_a)
+            # Remove direction, loss t >= 0: x in (x(lo), x(hi)].
+            p_r, q_r = self._remove_masses(self._threshold(lo[split:]), self._threshold(hi[split:]))
+            # Add direction, loss t < 0: the loss is −ℓ(x), so t in (lo, hi] is
+            # x in [x(−hi), x(−lo)); P_A = N(0, σ²) and Q_A is the mixture.
+            q_a, p_a = self._remove_masses(
+                self._threshold(-hi[:split]), self._threshold(-lo[:split])
+            )
+        return np.concatenate((p_a, p_r)), np.concatenate((q_a, q_r))
 
     def loss_quantiles(self, tail: float) -> tuple[float, float]:
-        """Losses ``(t_lo, t_hi)`` with P-mass at most ``tail`` below ``t_lo`` and above ``t_hi``."""
+        """Losses ``(t_lo, t_hi)`` with P-mass at most ``tail`` below and above them."""
         w, s = self.rate, self.sigma
         z = -float(special.ndtri(tail))  # Φ(-z) = tail
         # Above t_hi: x > 1 + σz has mass <= tail under both mixture components.
