@@ -9,6 +9,7 @@ import pytest
 from scipy import optimize, special, stats
 
 from cropcalc.accounting import EpsilonBounds, Phase, compute_epsilon
+from cropcalc.accounting import epsilon as epsilon_module
 from cropcalc.accounting.compose import compose, window
 from cropcalc.accounting.discretise import DiscretePLD
 from cropcalc.accounting.prv import SwitchingSubsampledGaussian
@@ -45,14 +46,14 @@ def test_spec_vectors(z: float, rate: float, steps: int, expected: float) -> Non
 
 def gaussian_delta(epsilon: float, mu: float) -> float:
     """Exact δ(ε) of the Gaussian mechanism with μ = sensitivity/σ (Balle & Wang 2018)."""
-    return float(
-        special.ndtr(-epsilon / mu + mu / 2)
-        - math.exp(epsilon) * special.ndtr(-epsilon / mu - mu / 2)
-    )
+    # e^ε·Φ(−ε/μ − μ/2) in logarithms, so that a huge ε does not overflow.
+    second = math.exp(epsilon + float(special.log_ndtr(-epsilon / mu - mu / 2)))
+    return float(special.ndtr(-epsilon / mu + mu / 2)) - second
 
 
 def gaussian_epsilon(mu: float, delta: float) -> float:
-    return float(optimize.brentq(lambda e: gaussian_delta(e, mu) - delta, 0.0, 500.0, xtol=1e-12))
+    high = mu * mu / 2 + 10 * mu + 50  # δ(high) < 1e-20 for any δ used here
+    return float(optimize.brentq(lambda e: gaussian_delta(e, mu) - delta, 0.0, high, xtol=1e-12))
 
 
 @pytest.mark.parametrize(
@@ -199,3 +200,17 @@ def test_delta_out_of_range(delta: float) -> None:
 def test_impossible_accuracy_is_reported_not_guessed() -> None:
     with pytest.raises(AccuracyError, match="upper bound"):
         compute_epsilon([Phase(1.0, 0.01, 100_000)], 1e-5, accuracy=1e-6)
+
+
+def test_enormous_epsilon_is_certified_on_a_coarser_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    # μ = √T/σ = 40: ε ≈ 970, beyond e^ε's float range. A small grid limit forces the
+    # fallback to a coarser grid, which must still bracket the closed form.
+    monkeypatch.setattr(epsilon_module, "_MAX_GRID", 1 << 16)
+    bounds = compute_epsilon([Phase(1.0, 1.0, 400)], delta=1e-5)
+    assert bounds.grid_spacing > 0.005  # the first pass would have used 0.0016
+    assert_brackets(bounds, gaussian_epsilon(40.0, 1e-5))
+
+
+def test_delta_below_the_floating_point_floor_is_refused() -> None:
+    with pytest.raises(AccuracyError, match="floating-point error"):
+        compute_epsilon([Phase(50.0, 1e-6, 1_000_000)], delta=1e-12)

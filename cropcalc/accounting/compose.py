@@ -9,10 +9,12 @@ PLDs, ``P(K ≥ b) ≤ exp(Σ T_i Λ_i(λ) − λ b)``, so the mass that can be 
 at most a known ``aliased_mass``; δ(ε) is off by at most that much in either
 direction, and the callers add it to the side that keeps their bound valid.
 
-Floating-point rounding of ``F^T`` is relative ``T·u`` per Fourier coefficient
-(``u`` the unit roundoff), hence at most ``T·u·‖f‖₂`` in the 2-norm of the result and
-``√M`` times that in total mass; that bound, with a safety factor, is
-``rounding_mass``.
+Floating point: the forward FFT errs by about ``u·log₂M`` (``u`` the unit roundoff,
+relative to ``‖f‖₁ = 1``) per coefficient, and raising to the power ``T`` multiplies
+that by ``T·|F_k|^{T−1}``; by Parseval the result errs by at most
+``T·u·(log₂M + 1)·‖f_T‖₂`` in the 2-norm and ``√M`` times that in total mass. That
+bound, with a factor 2 and the inverse transform's own error, is ``rounding_mass``:
+it is what limits the smallest δ that can be certified after many steps.
 """
 
 from __future__ import annotations
@@ -67,16 +69,19 @@ class ComposedPLD:
         masses = self.masses[start:]
         losses = (self.k_lo + start + np.arange(len(masses))) * self.spacing
         # Suffix sums A_j = Σ_{i≥j} m_i and B_j = Σ_{i≥j} m_i e^{−ℓ_i}; on [ℓ_{j−1}, ℓ_j)
-        # δ(ε) = m_∞ + A_j − e^ε B_j (with ℓ_{−1} = 0).
+        # δ(ε) = m_∞ + A_j − e^ε B_j (with ℓ_{−1} = 0). B is kept as a logarithm so
+        # that e^ε B_j ≤ A_j never overflows, however large ε is.
         tail_p = np.cumsum(masses[::-1])[::-1]
-        tail_q = np.cumsum((masses * np.exp(-losses))[::-1])[::-1]
+        with np.errstate(divide="ignore"):
+            log_terms = np.log(masses) - losses
+        log_tail_q = np.logaddexp.accumulate(log_terms[::-1])[::-1]
         left = np.concatenate(([0.0], losses[:-1]))
-        at_left = self.infinity_mass + tail_p - np.exp(left) * tail_q
+        at_left = self.infinity_mass + tail_p - np.exp(left + log_tail_q)
         below = np.nonzero(at_left <= delta)[0]
         if len(below) and below[0] == 0:
             return 0.0
         j = below[0] - 1 if len(below) else len(masses) - 1
-        eps = math.log((self.infinity_mass + tail_p[j] - delta) / tail_q[j])
+        eps = math.log(self.infinity_mass + tail_p[j] - delta) - float(log_tail_q[j])
         return min(max(eps, float(left[j])), float(losses[j]))
 
 
@@ -141,9 +146,10 @@ def compose(
     masses = np.maximum(np.roll(circular, -((a - lowest) % size)), 0.0)
     total_steps = sum(t for _, t in phases)
     aliased = (tail if a > lowest else 0.0) + (tail if b < highest else 0.0)
+    log_size = math.log2(size)
     rounding = (
-        8.0
-        * (total_steps + 2.0 * math.log2(size))
+        2.0
+        * (total_steps * (log_size + 1.0) + log_size)
         * _UNIT_ROUNDOFF
         * math.sqrt(size)
         * float(np.linalg.norm(circular))

@@ -96,8 +96,13 @@ def compute_epsilon(phases: Sequence[Phase], delta: float, accuracy: float = 0.0
     for _ in range(_MAX_PASSES):
         try:
             bounds = _bracket(phases, delta, spacing, hoeffding_fail, radius_per_spacing)
-        except _GridTooLarge:
-            break
+        except _GridTooLarge as too_large:
+            # A huge ε spreads the composed loss over a huge range: a coarser grid may
+            # still certify it to a relative accuracy. Never go coarser after a pass.
+            if bounds is not None or too_large.span_spacing <= spacing:
+                break
+            spacing = too_large.span_spacing
+            continue
         width = bounds.epsilon - bounds.epsilon_lower
         tolerance = accuracy * max(1.0, bounds.epsilon_lower)
         if width <= tolerance:
@@ -106,8 +111,8 @@ def compute_epsilon(phases: Sequence[Phase], delta: float, accuracy: float = 0.0
         spacing *= 0.8 * tolerance / width
     if bounds is None:
         raise AccuracyError(
-            "these parameters need a finer discretisation than cropcalc can compute "
-            "(more than 2^24 grid points); ε cannot be certified",
+            "the privacy loss of these parameters is too spread out to compute on a grid "
+            "of 2^24 points (ε is enormous); add noise, or lower the steps or the rate",
             field="steps",
         )
     raise AccuracyError(
@@ -120,6 +125,11 @@ def compute_epsilon(phases: Sequence[Phase], delta: float, accuracy: float = 0.0
 
 class _GridTooLarge(Exception):
     """The grid a pass needs exceeds :data:`_MAX_GRID` points."""
+
+    def __init__(self, loss_span: float) -> None:
+        super().__init__(loss_span)
+        self.span_spacing = 1.25 * loss_span / _MAX_GRID
+        """The spacing at which that span would fit, with a margin."""
 
 
 def _bracket(
@@ -136,7 +146,7 @@ def _bracket(
         prv = SwitchingSubsampledGaussian(phase.rate, phase.noise_multiplier / 2)
         t_lo, t_hi = prv.loss_quantiles(tail)
         if (t_hi - t_lo) / spacing > _MAX_GRID:
-            raise _GridTooLarge
+            raise _GridTooLarge(t_hi - t_lo)
         parts.append((discretise(prv, spacing, tail), phase.steps))
     tail_each = _ERROR_SHARE * delta
     grid = window(
@@ -145,7 +155,7 @@ def _bracket(
         tail_each,
     )
     if grid[1] - grid[0] > _MAX_GRID:
-        raise _GridTooLarge
+        raise _GridTooLarge((grid[1] - grid[0]) * spacing)
     upper_pld = compose([(d.dominating, t) for d, t in parts], grid, tail_each)
     lower_pld = compose([(d.rounded_up, t) for d, t in parts], grid, tail_each)
     _check_grid(upper_pld, delta)
