@@ -18,6 +18,8 @@ class ExitStatus(IntEnum):
     OVER_BUDGET = 1
     BAD_INPUT = 2
     INACCURATE = 3
+    INTERNAL = 70
+    """A bug in cropcalc (sysexits' EX_SOFTWARE): never a number, never exit 0 or 1."""
 
 
 class CropcalcError(Exception):

@@ -1,0 +1,1 @@
+complete --command cropcalc --no-files --arguments "(env _CROPCALC_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) cropcalc)" --condition "env _CROPCALC_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) cropcalc"

@@ -1,0 +1,232 @@
+"""The command-line options, each defined once as an ``Annotated`` alias.
+
+Commands declare a parameter with one of these aliases (``image: options.Image``) and
+its default; a second command that needs the same option reuses the alias, so names,
+metavars, parsers and help text never drift apart. The geometry options (image, crop,
+padding, patch) are shared by every command that computes an inclusion probability,
+and :func:`build_geometry` turns them into the core's :class:`CropGeometry`.
+
+This module is imported on every start, including each Tab press of shell completion:
+it imports nothing heavier than Typer and :mod:`cropcalc.geometry` (which loads numpy
+only when it computes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from cropcalc.cli import parse
+from cropcalc.geometry import CropGeometry, Padding, PaddingMode
+
+
+class OutputFormat(StrEnum):
+    """How results are written to stdout."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+# Must equal cropcalc.calculator.DEFAULT_DELTA and DEFAULT_ACCURACY (a test checks);
+# the calculator is not imported here because it loads the numerics stack.
+DEFAULT_DELTA = 1e-5
+DEFAULT_ACCURACY = 0.01
+
+
+def _complete(enum_type: type[StrEnum]) -> Callable[[str], list[str]]:
+    def complete(incomplete: str) -> list[str]:
+        return [member.value for member in enum_type if member.value.startswith(incomplete)]
+
+    return complete
+
+
+Image = Annotated[
+    parse.Size,
+    typer.Option(
+        parser=parse.parse_size,
+        metavar="HxW",
+        help="Image size, height x width (the order of numpy and torch shapes), e.g. 1024x2048.",
+        show_default=False,
+    ),
+]
+Crop = Annotated[
+    parse.Size,
+    typer.Option(
+        parser=parse.parse_crop,
+        metavar="S|HxW",
+        help="RandomCrop size: S for a square SxS crop, or height x width.",
+        show_default=False,
+    ),
+]
+PaddingValues = Annotated[
+    parse.PaddingList | None,
+    typer.Option(
+        "--padding",
+        parser=parse.parse_padding,
+        metavar="P|LR,TB|L,T,R,B",
+        help=(
+            "RandomCrop padding in pixels: one value for all sides, two for "
+            "left/right,top/bottom, or four for left,top,right,bottom. Default: none."
+        ),
+        show_default=False,
+    ),
+]
+PadIfNeeded = Annotated[
+    bool,
+    typer.Option(
+        "--pad-if-needed",
+        help=(
+            "As RandomCrop(pad_if_needed=True): pad an axis still shorter than the crop "
+            "by the shortfall on both sides."
+        ),
+    ),
+]
+PaddingModeChoice = Annotated[
+    PaddingMode,
+    typer.Option(
+        "--padding-mode",
+        parser=parse.enum_parser(PaddingMode),
+        autocompletion=_complete(PaddingMode),
+        metavar="|".join(PaddingMode),
+        help=(
+            "RandomCrop padding_mode. edge, reflect and symmetric fill the padding with "
+            "copies of border pixels, which the inclusion probability counts."
+        ),
+    ),
+]
+Patch = Annotated[
+    parse.Size,
+    typer.Option(
+        parser=parse.parse_size,
+        metavar="HxW",
+        help="Bounding box of the sensitive region (a face, a plate), height x width.",
+        show_default=False,
+    ),
+]
+PatchAt = Annotated[
+    parse.Point | None,
+    typer.Option(
+        parser=parse.parse_point,
+        metavar="Y,X",
+        help=(
+            "Known top-left corner of the patch in the unpadded image, row,column. "
+            "Default: the worst case over every placement inside the image."
+        ),
+        show_default=False,
+    ),
+]
+NoiseMultiplier = Annotated[
+    float,
+    typer.Option(
+        parser=parse.parse_number,
+        metavar="Z",
+        help="Noise multiplier z as in Opacus: noise std = z x clipping norm.",
+        show_default=False,
+    ),
+]
+SamplingRate = Annotated[
+    float | None,
+    typer.Option(
+        parser=parse.parse_number,
+        metavar="Q",
+        help=(
+            "Probability q that an image enters a step's batch. Or give --batch-size "
+            "and --dataset-size: q = B/N."
+        ),
+        show_default=False,
+    ),
+]
+BatchSize = Annotated[
+    int | None,
+    typer.Option(
+        parser=parse.parse_count,
+        metavar="B",
+        help="(Expected) batch size B; with --dataset-size it sets q = B/N.",
+        show_default=False,
+    ),
+]
+DatasetSize = Annotated[
+    int | None,
+    typer.Option(
+        parser=parse.parse_count,
+        metavar="N",
+        help="Number of training images N (also checks --delta against 1/N).",
+        show_default=False,
+    ),
+]
+Steps = Annotated[
+    int | None,
+    typer.Option(
+        parser=parse.parse_count,
+        metavar="T",
+        help="Number of training steps T. Or give --epochs.",
+        show_default=False,
+    ),
+]
+Epochs = Annotated[
+    int | None,
+    typer.Option(
+        parser=parse.parse_count,
+        metavar="E",
+        help=(
+            "Number of epochs, with --batch-size and --dataset-size: T = E x ceil(N/B), "
+            "the batches per epoch of a PyTorch DataLoader without drop_last (never "
+            "fewer than Opacus' int(N/B))."
+        ),
+        show_default=False,
+    ),
+]
+Delta = Annotated[
+    float,
+    typer.Option(
+        parser=parse.parse_number,
+        metavar="DELTA",
+        help="Target δ of the (ε, δ) guarantee; keep it well below 1/N.",
+    ),
+]
+Accuracy = Annotated[
+    float,
+    typer.Option(
+        parser=parse.parse_number,
+        metavar="A",
+        help=(
+            "Tolerance of the quoted ε: the certified upper bound is within "
+            "A x max(1, ε) of the true ε. Smaller is slower; at most 0.5."
+        ),
+    ),
+]
+Format = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--format",
+        parser=parse.enum_parser(OutputFormat),
+        autocompletion=_complete(OutputFormat),
+        metavar="|".join(OutputFormat),
+        help="table for people, json for pipelines (schema in the README).",
+    ),
+]
+
+
+def build_geometry(
+    *,
+    image: parse.Size,
+    crop: parse.Size,
+    padding: parse.PaddingList | None,
+    padding_mode: PaddingMode,
+    pad_if_needed: bool,
+) -> CropGeometry:
+    """The :class:`CropGeometry` that the geometry options describe.
+
+    Raises:
+        InputError: The padding or the crop does not fit the image.
+    """
+    values = padding.values if padding is not None else (0,)
+    return CropGeometry(
+        image=image,
+        crop=crop,
+        padding=Padding.from_sequence(values, padding_mode),
+        pad_if_needed=pad_if_needed,
+    )
