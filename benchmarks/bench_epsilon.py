@@ -36,9 +36,9 @@ CONFIGS = [
         "--sampling-rate 0.002 --steps 20000",
     ),
     (
-        "street scene: 1024x2048, crop 768, patch 32, z=1.1, q=0.004, T=100000",
-        "--image 1024x2048 --crop 768 --patch 32x32 --noise-multiplier 1.1 "
-        "--sampling-rate 0.004 --steps 100000",
+        "street scene: 1024x2048, crop 768, patch 32, z=1.5, q=0.0005, T=100000",
+        "--image 1024x2048 --crop 768 --patch 32x32 --noise-multiplier 1.5 "
+        "--sampling-rate 0.0005 --steps 100000",
     ),
 ]
 
