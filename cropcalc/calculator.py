@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from cropcalc.accounting import EpsilonBounds, Phase, compute_epsilon
 from cropcalc.errors import InputError
 from cropcalc.geometry import CropGeometry, InclusionResult, box_inclusion
+from cropcalc.sampling import Sampler, Schedule, schedule
 
 DEFAULT_DELTA = 1e-5
 """δ when none is given: below 1/N for every dataset of fewer than 100 000 images."""
@@ -64,6 +65,25 @@ class EpsilonRequest:
     batch_size: int | None = None
     dataset_size: int | None = None
     epochs: int | None = None
+    sampler: Sampler = Sampler.POISSON
+
+    @property
+    def steps_per_epoch(self) -> int | None:
+        """``ceil(N/B)`` when the batch and dataset size are known."""
+        if self.batch_size is None or self.dataset_size is None:
+            return None
+        return steps_per_epoch(self.batch_size, self.dataset_size)
+
+    def schedule(self, inclusion_probability: float) -> Schedule:
+        """What the accountant composes for this request's sampler."""
+        return schedule(
+            self.sampler,
+            sampling_rate=self.sampling_rate,
+            inclusion_probability=inclusion_probability,
+            steps=self.steps,
+            steps_per_epoch=self.steps_per_epoch,
+            epochs=self.epochs,
+        )
 
     def __post_init__(self) -> None:
         _check_count(self.steps, "steps")
@@ -91,15 +111,17 @@ class EpsilonRequest:
                 f"the accuracy must lie in (0, {MAX_ACCURACY}]; got {self.accuracy}",
                 field="accuracy",
             )
+        self.schedule(1.0)  # a sampler that cannot be accounted is an input error
 
 
 @dataclass(frozen=True)
 class EpsilonReport:
     """The answer to an :class:`EpsilonRequest`.
 
-    ``amplified`` is ε with crop amplification (rate ``w = q·p``), ``baseline`` the
-    same pair without it (rate ``q``); in each, ``epsilon`` is the certified upper
-    bound, the number that may be quoted. ``improvement`` is
+    ``amplified`` is ε with crop amplification, ``baseline`` the same pair without it,
+    both composed as ``schedule`` says (per step at rates ``q·p`` and ``q``, or per
+    epoch at ``p`` and 1 for a shuffling loader); in each, ``epsilon`` is the
+    certified upper bound, the number that may be quoted. ``improvement`` is
     ``baseline.epsilon / amplified.epsilon`` (None if the amplified ε is 0).
     ``warnings`` are advice about the inputs, one sentence each.
     """
@@ -107,6 +129,7 @@ class EpsilonReport:
     request: EpsilonRequest
     inclusion: InclusionResult
     effective_sampling_rate: float
+    schedule: Schedule
     amplified: EpsilonBounds
     baseline: EpsilonBounds
     improvement: float | None
@@ -126,6 +149,7 @@ def resolve_epsilon_request(
     epochs: int | None = None,
     delta: float = DEFAULT_DELTA,
     accuracy: float = DEFAULT_ACCURACY,
+    sampler: Sampler = Sampler.POISSON,
 ) -> EpsilonRequest:
     """Derive q and T from the inputs given, and validate everything.
 
@@ -174,6 +198,7 @@ def resolve_epsilon_request(
         batch_size=batch_size,
         dataset_size=dataset_size,
         epochs=epochs,
+        sampler=sampler,
     )
 
 
@@ -181,8 +206,9 @@ def compute_epsilon_report(request: EpsilonRequest) -> EpsilonReport:
     """Inclusion probability, effective rate and ε with and without crop amplification.
 
     Both ε are of the same switching pair (accounting spec, section 4) with
-    noise-to-sensitivity ratio ``z/2``, composed over ``steps``: at rate ``w = q·p``
-    (amplified) and at rate ``q`` (baseline). When ``p = 1`` they coincide and the
+    noise-to-sensitivity ratio ``z/2``, composed as the sampler's schedule says:
+    per step at rate ``w = q·p`` (amplified) and ``q`` (baseline), or, for a
+    shuffling loader, per epoch at ``p`` and 1. When the two rates coincide the
     accountant runs once.
 
     Raises:
@@ -193,15 +219,18 @@ def compute_epsilon_report(request: EpsilonRequest) -> EpsilonReport:
     # p > 0 always: the crop windows cover the padded image, so some crop touches
     # every pixel of the patch. w can only vanish by underflow of q·p, which the
     # accountant rejects as a sampling rate outside (0, 1].
-    rate = request.sampling_rate * inclusion.probability
-    baseline = _epsilon(request, request.sampling_rate)
+    plan = request.schedule(inclusion.probability)
+    baseline = _epsilon(request, plan.baseline_rate, plan.count)
     amplified = (
-        baseline if inclusion.numerator == inclusion.denominator else _epsilon(request, rate)
+        baseline
+        if plan.amplified_rate == plan.baseline_rate
+        else _epsilon(request, plan.amplified_rate, plan.count)
     )
     return EpsilonReport(
         request=request,
         inclusion=inclusion,
-        effective_sampling_rate=rate,
+        effective_sampling_rate=plan.amplified_rate,
+        schedule=plan,
         amplified=amplified,
         baseline=baseline,
         improvement=baseline.epsilon / amplified.epsilon if amplified.epsilon > 0 else None,
@@ -209,8 +238,8 @@ def compute_epsilon_report(request: EpsilonRequest) -> EpsilonReport:
     )
 
 
-def _epsilon(request: EpsilonRequest, rate: float) -> EpsilonBounds:
-    phase = Phase(noise_multiplier=request.noise_multiplier, rate=rate, steps=request.steps)
+def _epsilon(request: EpsilonRequest, rate: float, count: int) -> EpsilonBounds:
+    phase = Phase(noise_multiplier=request.noise_multiplier, rate=rate, steps=count)
     return compute_epsilon([phase], request.delta, request.accuracy)
 
 

@@ -128,7 +128,26 @@ def test_json_is_the_whole_stdout_and_echoes_the_inputs() -> None:
         "steps_per_epoch": None,
         "delta": 1e-5,
         "accuracy": 0.01,
+        "sampler": "poisson",
     }
+    assert document["sampler"] == "poisson"
+    assert document["tight"] is False
+    assert document["compositions"] == {"count": 1000, "unit": "step"}
+
+
+def test_shuffle_composes_per_epoch(fake_accountant: list[Phase]) -> None:
+    args = with_option(SPEC_EXAMPLE, "--sampling-rate", None)
+    args = with_option(args, "--steps", None)
+    args += ["--batch-size", "50", "--dataset-size", "5000", "--epochs", "3"]
+    result = run([*args, "--sampler", "shuffle", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert (document["sampler"], document["tight"]) == ("shuffle", False)
+    assert document["compositions"] == {"count": 3, "unit": "epoch"}
+    assert document["inputs"]["steps"] == 300
+    p = document["inclusion_probability"]
+    assert document["effective_sampling_rate"] == p
+    assert [(phase.rate, phase.steps) for phase in fake_accountant] == [(1.0, 3), (p, 3)]
 
 
 @pytest.mark.parametrize("output_format", list(OutputFormat))
@@ -233,6 +252,8 @@ BAD_INPUTS = [
     ("--padding", "4,"),
     ("--padding", "a"),
     ("--padding-mode", "wrap"),
+    ("--sampler", "random"),
+    ("--sampler", "shuffle"),  # epochs unknown: no batch or dataset size
     ("--format", "xml"),
 ]
 

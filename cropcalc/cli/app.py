@@ -26,6 +26,7 @@ from cropcalc.cli import options
 from cropcalc.cli.options import OutputFormat
 from cropcalc.errors import CropcalcError, ExitStatus
 from cropcalc.geometry import PaddingMode
+from cropcalc.sampling import Sampler
 
 PROG_NAME = "cropcalc"
 
@@ -155,15 +156,16 @@ def epsilon(
     epochs: options.Epochs = None,
     delta: options.Delta = options.DEFAULT_DELTA,
     accuracy: options.Accuracy = options.DEFAULT_ACCURACY,
+    sampler: options.SamplerChoice = Sampler.POISSON,
     output_format: options.Format = OutputFormat.TABLE,
 ) -> None:
     """Certified ε of a patch, with and without crop amplification.
 
     Computes the probability p that a random crop includes the patch (worst case over
     its location unless --patch-at is given), the effective sampling rate w = q·p, and
-    the certified ε of DP-SGD at rate w and, as the baseline, at rate q. Assumes
-    Poisson sampling (also valid for fixed-size batches drawn without replacement);
-    not valid for shuffling data loaders.
+    the certified ε of DP-SGD at rate w and, as the baseline, at rate q. Say how
+    batches are drawn with --sampler: the default, poisson, is also valid (and tight)
+    for fixed-size batches without replacement, but never for a shuffling loader.
     """
     # Imported here, not at the top: the numerics stack would slow down --help.
     from cropcalc import calculator
@@ -188,6 +190,7 @@ def epsilon(
         epochs=epochs,
         delta=delta,
         accuracy=accuracy,
+        sampler=sampler,
     )
     report = calculator.compute_epsilon_report(request)
     for warning in report.warnings:

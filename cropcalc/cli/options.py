@@ -21,6 +21,7 @@ import typer
 
 from cropcalc.cli import parse
 from cropcalc.geometry import CropGeometry, Padding, PaddingMode
+from cropcalc.sampling import Sampler
 
 
 class OutputFormat(StrEnum):
@@ -195,6 +196,21 @@ Accuracy = Annotated[
         help=(
             "Tolerance of the quoted ε: the certified upper bound is within "
             "A x max(1, ε) of the true ε. Smaller is slower; at most 0.5."
+        ),
+    ),
+]
+SamplerChoice = Annotated[
+    Sampler,
+    typer.Option(
+        "--sampler",
+        parser=parse.enum_parser(Sampler),
+        autocompletion=_complete(Sampler),
+        metavar="|".join(Sampler),
+        help=(
+            "How batches are drawn. poisson: Opacus' DPDataLoader (valid, not tight); "
+            "fixed: fixed-size batches without replacement (tight); shuffle: "
+            "DataLoader(shuffle=True), each image once per epoch, no sampling "
+            "amplification (needs --batch-size and --dataset-size)."
         ),
     ),
 ]

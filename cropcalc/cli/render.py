@@ -23,9 +23,9 @@ from rich.table import Table
 from rich.text import Text
 
 from cropcalc import __version__
-from cropcalc.calculator import steps_per_epoch
 from cropcalc.cli.options import OutputFormat
 from cropcalc.geometry import PaddingMode
+from cropcalc.sampling import Sampler
 
 if TYPE_CHECKING:
     from cropcalc.accounting import EpsilonBounds
@@ -34,11 +34,21 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 ACCOUNTANT = "prv"
-SAMPLER = "poisson"
 NOTE = (
     "ε is the certified upper bound (PRV accounting of the switching pair, "
-    "patch-level substitution; Poisson sampling assumed)."
+    "patch-level substitution)."
 )
+SAMPLER_NOTES = {
+    Sampler.POISSON: (
+        "Poisson sampling (Opacus' DPDataLoader): a valid upper bound, not tight; "
+        "never quote it for a shuffling DataLoader."
+    ),
+    Sampler.FIXED: "Fixed-size batches drawn without replacement: the bound is tight.",
+    Sampler.SHUFFLE: (
+        "Shuffling: each image appears once per epoch, so sampling amplifies nothing; "
+        "the crop's p is composed over the epochs (an upper bound)."
+    ),
+}
 
 
 def render_epsilon(
@@ -84,7 +94,9 @@ def epsilon_document(report: EpsilonReport) -> dict[str, Any]:
         "baseline": dataclasses.asdict(report.baseline),
         "improvement": report.improvement,
         "accountant": ACCOUNTANT,
-        "sampler": SAMPLER,
+        "sampler": report.schedule.sampler.value,
+        "tight": report.schedule.sampler.tight,
+        "compositions": {"count": report.schedule.count, "unit": report.schedule.unit},
         "warnings": list(report.warnings),
     }
 
@@ -112,9 +124,10 @@ def _inputs(request: EpsilonRequest) -> dict[str, Any]:
         "dataset_size": size,
         "steps": request.steps,
         "epochs": request.epochs,
-        "steps_per_epoch": None if batch is None or size is None else steps_per_epoch(batch, size),
+        "steps_per_epoch": request.steps_per_epoch,
         "delta": request.delta,
         "accuracy": request.accuracy,
+        "sampler": request.sampler.value,
     }
 
 
@@ -132,24 +145,30 @@ def epsilon_table(report: EpsilonReport) -> list[Table | Text]:
         f"{inclusion.probability:.10g} = {inclusion.numerator}/{inclusion.denominator} "
         "of the crop positions include the patch",
     )
-    setting.add_row("effective rate w = q·p", f"{report.effective_sampling_rate:.10g}")
+    plan = report.schedule
+    per_epoch = plan.unit == "epoch"
+    if per_epoch:
+        setting.add_row("rate per epoch", f"{plan.amplified_rate:.10g} = p (once per epoch)")
+    else:
+        setting.add_row("effective rate w = q·p", f"{plan.amplified_rate:.10g}")
 
     epsilon = Table(
         "",
         "ε (quote this)",
         "[lower, upper]",
         "estimate",
-        title=f"ε at δ = {request.delta:g}, after {request.steps} steps",
+        title=f"ε at δ = {request.delta:g}, after {plan.count} {plan.unit}s",
         box=box.SIMPLE,
     )
-    epsilon.add_row("with crop, rate w = q·p", *_bounds_cells(report.amplified))
-    epsilon.add_row("baseline, rate q", *_bounds_cells(report.baseline))
+    amplified, baseline = ("p", "1") if per_epoch else ("w = q·p", "q")
+    epsilon.add_row(f"with crop, rate {amplified}", *_bounds_cells(report.amplified))
+    epsilon.add_row(f"baseline, rate {baseline}", *_bounds_cells(report.baseline))
     if report.improvement is None:
         improvement = "The patch never enters a step: ε = 0."
     else:
         ratio = _significant(report.improvement, ROUND_FLOOR, digits=3)
         improvement = f"Crop amplification makes ε {ratio}x smaller than the baseline."
-    return [setting, epsilon, Text(improvement), Text(NOTE)]
+    return [setting, epsilon, Text(improvement), Text(NOTE), Text(SAMPLER_NOTES[plan.sampler])]
 
 
 def _setting_rows(report: EpsilonReport) -> list[tuple[str, str]]:
@@ -170,6 +189,7 @@ def _setting_rows(report: EpsilonReport) -> list[tuple[str, str]]:
         ("noise multiplier z", f"{z:g}: noise std zC = σ·2C, σ = z/2 = {z / 2:g}"),
         ("sampling rate q", _sampling_rate(request)),
         ("steps T", _steps(request)),
+        ("batch sampler", _sampler(report)),
         ("δ", f"{request.delta:g}"),
     ]
 
@@ -198,12 +218,20 @@ def _sampling_rate(request: EpsilonRequest) -> str:
 
 def _steps(request: EpsilonRequest) -> str:
     batch, size, epochs = request.batch_size, request.dataset_size, request.epochs
-    if epochs is None or batch is None or size is None:
+    per_epoch = request.steps_per_epoch
+    if epochs is None or batch is None or size is None or per_epoch is None:
         return str(request.steps)
     return (
-        f"{request.steps} = {epochs} epochs × {steps_per_epoch(batch, size)} "
-        f"steps (ceil(N/B) = ceil({size}/{batch}))"
+        f"{request.steps} = {epochs} epochs × {per_epoch} steps (ceil(N/B) = ceil({size}/{batch}))"
     )
+
+
+def _sampler(report: EpsilonReport) -> str:
+    plan = report.schedule
+    bound = "tight" if plan.sampler.tight else "upper bound"
+    if plan.unit == "epoch":
+        return f"{plan.sampler.value} ({bound}): {plan.count} epochs, one appearance each"
+    return f"{plan.sampler.value} ({bound})"
 
 
 def _size(pair: tuple[int, int]) -> str:
