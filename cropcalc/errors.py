@@ -45,3 +45,11 @@ class AccuracyError(CropcalcError):
     """
 
     exit_status = ExitStatus.INACCURATE
+
+
+class MissingExtraError(CropcalcError):
+    """A feature needs an optional dependency that is not installed.
+
+    The message is one line that names the extra to install. Exit status 2, as for a
+    bad input: the command asked for something this installation cannot do.
+    """
