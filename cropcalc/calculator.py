@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from cropcalc.accounting import EpsilonBounds, Phase, compute_epsilon
 from cropcalc.errors import InputError
-from cropcalc.geometry import CropGeometry, InclusionResult, box_inclusion
+from cropcalc.geometry import CropGeometry, InclusionResult, PatchShape, inclusion
 from cropcalc.sampling import Sampler, Schedule, schedule
 
 DEFAULT_DELTA = 1e-5
@@ -44,6 +44,25 @@ def steps_per_epoch(batch_size: int, dataset_size: int) -> int:
 
 
 @dataclass(frozen=True)
+class InclusionRequest:
+    """The geometry half of a calculation: where the patch can be, and how crops fall.
+
+    ``patch_at`` is the top-left of the patch's bounding box in the image when its
+    location is known (see :meth:`PatchShape.placement`), None for the worst case;
+    ``augmult`` the number of independent crops per image and step.
+    """
+
+    geometry: CropGeometry
+    patch: PatchShape
+    patch_at: tuple[int, int] | None = None
+    augmult: int = 1
+
+    def compute(self, *, with_map: bool = False) -> InclusionResult:
+        """The inclusion probability (and, with ``with_map``, every placement's)."""
+        return inclusion(self.geometry, self.patch, self.patch_at, self.augmult, with_map=with_map)
+
+
+@dataclass(frozen=True)
 class EpsilonRequest:
     """Every input of one ε calculation, resolved and validated.
 
@@ -55,7 +74,7 @@ class EpsilonRequest:
     """
 
     geometry: CropGeometry
-    patch: tuple[int, int]
+    patch: PatchShape
     patch_at: tuple[int, int] | None
     noise_multiplier: float
     sampling_rate: float
@@ -66,6 +85,12 @@ class EpsilonRequest:
     dataset_size: int | None = None
     epochs: int | None = None
     sampler: Sampler = Sampler.POISSON
+    augmult: int = 1
+
+    @property
+    def inclusion_request(self) -> InclusionRequest:
+        """The geometry half of this request."""
+        return InclusionRequest(self.geometry, self.patch, self.patch_at, self.augmult)
 
     @property
     def steps_per_epoch(self) -> int | None:
@@ -139,7 +164,7 @@ class EpsilonReport:
 def resolve_epsilon_request(
     *,
     geometry: CropGeometry,
-    patch: tuple[int, int],
+    patch: PatchShape | tuple[int, int],
     patch_at: tuple[int, int] | None = None,
     noise_multiplier: float,
     sampling_rate: float | None = None,
@@ -150,6 +175,7 @@ def resolve_epsilon_request(
     delta: float = DEFAULT_DELTA,
     accuracy: float = DEFAULT_ACCURACY,
     sampler: Sampler = Sampler.POISSON,
+    augmult: int = 1,
 ) -> EpsilonRequest:
     """Derive q and T from the inputs given, and validate everything.
 
@@ -186,10 +212,12 @@ def resolve_epsilon_request(
         raise InputError("give a number of steps or of epochs, not both", field="steps")
     else:
         steps = _steps_from_epochs(epochs, batch_size, dataset_size)
+    if not isinstance(patch, PatchShape):
+        patch = PatchShape.box(*patch)
     return EpsilonRequest(
         geometry=geometry,
         patch=patch,
-        patch_at=patch_at,
+        patch_at=patch.placement(patch_at),
         noise_multiplier=noise_multiplier,
         sampling_rate=sampling_rate,
         steps=steps,
@@ -199,6 +227,7 @@ def resolve_epsilon_request(
         dataset_size=dataset_size,
         epochs=epochs,
         sampler=sampler,
+        augmult=augmult,
     )
 
 
@@ -215,11 +244,11 @@ def compute_epsilon_report(request: EpsilonRequest) -> EpsilonReport:
         InputError: the patch does not fit the image or ``patch_at`` lies outside it.
         AccuracyError: the accountant cannot certify ε to ``request.accuracy``.
     """
-    inclusion = box_inclusion(request.geometry, request.patch, request.patch_at)
+    included = request.inclusion_request.compute()
     # p > 0 always: the crop windows cover the padded image, so some crop touches
     # every pixel of the patch. w can only vanish by underflow of q·p, which the
     # accountant rejects as a sampling rate outside (0, 1].
-    plan = request.schedule(inclusion.probability)
+    plan = request.schedule(included.probability)
     baseline = _epsilon(request, plan.baseline_rate, plan.count)
     amplified = (
         baseline
@@ -228,7 +257,7 @@ def compute_epsilon_report(request: EpsilonRequest) -> EpsilonReport:
     )
     return EpsilonReport(
         request=request,
-        inclusion=inclusion,
+        inclusion=included,
         effective_sampling_rate=plan.amplified_rate,
         schedule=plan,
         amplified=amplified,

@@ -24,7 +24,7 @@ from typer.core import TyperGroup
 from cropcalc import __version__
 from cropcalc.cli import options
 from cropcalc.cli.options import OutputFormat
-from cropcalc.errors import CropcalcError, ExitStatus
+from cropcalc.errors import CropcalcError, ExitStatus, InputError
 from cropcalc.geometry import PaddingMode
 from cropcalc.sampling import Sampler
 
@@ -146,8 +146,12 @@ def epsilon(
     padding: options.PaddingValues = None,
     padding_mode: options.PaddingModeChoice = PaddingMode.CONSTANT,
     pad_if_needed: options.PadIfNeeded = False,
-    patch: options.Patch,
+    patch: options.Patch = None,
+    shape: options.ShapeChoice = options.PatchKind.BOX,
+    patch_polygon: options.PatchPolygon = None,
+    patch_mask: options.PatchMask = None,
     patch_at: options.PatchAt = None,
+    augmult: options.Augmult = 1,
     noise_multiplier: options.NoiseMultiplier,
     sampling_rate: options.SamplingRate = None,
     batch_size: options.BatchSize = None,
@@ -178,10 +182,18 @@ def epsilon(
         padding_mode=padding_mode,
         pad_if_needed=pad_if_needed,
     )
+    region, at = options.build_patch(
+        patch=patch,
+        shape=shape,
+        patch_polygon=patch_polygon,
+        patch_mask=patch_mask,
+        patch_at=patch_at,
+    )
     request = calculator.resolve_epsilon_request(
         geometry=geometry,
-        patch=patch,
-        patch_at=patch_at,
+        patch=region,
+        patch_at=at,
+        augmult=augmult,
         noise_multiplier=noise_multiplier,
         sampling_rate=sampling_rate,
         batch_size=batch_size,
@@ -196,6 +208,58 @@ def epsilon(
     for warning in report.warnings:
         _warn(warning)
     render.render_epsilon(report, output_format)
+
+
+@app.command()
+def inclusion(
+    *,
+    image: options.Image,
+    crop: options.Crop,
+    padding: options.PaddingValues = None,
+    padding_mode: options.PaddingModeChoice = PaddingMode.CONSTANT,
+    pad_if_needed: options.PadIfNeeded = False,
+    patch: options.Patch = None,
+    shape: options.ShapeChoice = options.PatchKind.BOX,
+    patch_polygon: options.PatchPolygon = None,
+    patch_mask: options.PatchMask = None,
+    patch_at: options.PatchAt = None,
+    augmult: options.Augmult = 1,
+    map_out: options.MapOut = None,
+    output_format: options.Format = OutputFormat.TABLE,
+) -> None:
+    """Probability that a random crop includes the patch, and where it is worst.
+
+    The geometry half of 'cropcalc epsilon': p for a box, an ellipse, a polygon, a
+    pixel mask or several boxes, at a known location or in the worst case over
+    every placement, with the map of p over all placements (a heatmap in the table;
+    the whole map with --map-out).
+    """
+    from cropcalc.calculator import InclusionRequest
+    from cropcalc.cli import mapfile, render
+
+    target = None if map_out is None else mapfile.check_map_path(map_out)
+    geometry = options.build_geometry(
+        image=image,
+        crop=crop,
+        padding=padding,
+        padding_mode=padding_mode,
+        pad_if_needed=pad_if_needed,
+    )
+    region, at = options.build_patch(
+        patch=patch,
+        shape=shape,
+        patch_polygon=patch_polygon,
+        patch_mask=patch_mask,
+        patch_at=patch_at,
+    )
+    request = InclusionRequest(geometry, region, region.placement(at), augmult)
+    worst_case = request.patch_at is None
+    if target is not None and not worst_case:
+        raise InputError("a map needs the worst case; drop --patch-at", field="map_out")
+    result = request.compute(with_map=worst_case)
+    if target is not None:
+        mapfile.write_map(result, target)
+    render.render_inclusion(request, result, output_format)
 
 
 def main() -> None:

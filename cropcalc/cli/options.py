@@ -20,8 +20,23 @@ from typing import Annotated
 import typer
 
 from cropcalc.cli import parse
-from cropcalc.geometry import CropGeometry, Padding, PaddingMode
+from cropcalc.errors import InputError
+from cropcalc.geometry import (
+    CropGeometry,
+    Padding,
+    PaddingMode,
+    PatchShape,
+    load_mask,
+    parse_polygon,
+)
 from cropcalc.sampling import Sampler
+
+
+class PatchKind(StrEnum):
+    """Shapes that ``--shape`` can give the ``--patch`` box."""
+
+    BOX = "box"
+    ELLIPSE = "ellipse"
 
 
 class OutputFormat(StrEnum):
@@ -99,22 +114,86 @@ PaddingModeChoice = Annotated[
     ),
 ]
 Patch = Annotated[
-    parse.Size,
+    parse.Size | None,
     typer.Option(
         parser=parse.parse_size,
         metavar="HxW",
-        help="Bounding box of the sensitive region (a face, a plate), height x width.",
+        help=(
+            "Bounding box of the sensitive region (a face, a plate), height x width; "
+            "the region is that box, or the ellipse inscribed in it with --shape "
+            "ellipse. Or give --patch-polygon or --patch-mask instead."
+        ),
+        show_default=False,
+    ),
+]
+ShapeChoice = Annotated[
+    PatchKind,
+    typer.Option(
+        "--shape",
+        parser=parse.enum_parser(PatchKind),
+        autocompletion=_complete(PatchKind),
+        metavar="|".join(PatchKind),
+        help=(
+            "Shape of the region in the --patch box: the whole box, or the inscribed "
+            "ellipse (every pixel holding any part of it)."
+        ),
+    ),
+]
+PatchPolygon = Annotated[
+    str | None,
+    typer.Option(
+        metavar="'Y,X Y,X ...'",
+        help=(
+            "The region as a polygon of at least 3 vertices in image coordinates "
+            "(pixel corners are integers), e.g. '10,20 10,60 30,60'; every pixel "
+            "holding any part of it is sensitive. Its position is known."
+        ),
+        show_default=False,
+    ),
+]
+PatchMask = Annotated[
+    str | None,
+    typer.Option(
+        metavar="FILE",
+        help=(
+            "The region as a pixel mask: .npy (bool or 0/1) or .png (non-zero is "
+            "sensitive; needs cropcalc[png]). Located with --patch-at (top-left of the "
+            "file's array), else the worst case over every placement."
+        ),
         show_default=False,
     ),
 ]
 PatchAt = Annotated[
-    parse.Point | None,
+    list[parse.Point] | None,
     typer.Option(
         parser=parse.parse_point,
         metavar="Y,X",
         help=(
             "Known top-left corner of the patch in the unpadded image, row,column. "
-            "Default: the worst case over every placement inside the image."
+            "Repeat it to protect several --patch boxes at once (one unit, e.g. a face "
+            "and a name badge). Default: the worst case over every placement."
+        ),
+        show_default=False,
+    ),
+]
+Augmult = Annotated[
+    int,
+    typer.Option(
+        parser=parse.parse_count,
+        metavar="K",
+        help=(
+            "Augmentation multiplicity: K independent crops of each image averaged into "
+            "one gradient; the patch is included when any crop includes it."
+        ),
+    ),
+]
+MapOut = Annotated[
+    str | None,
+    typer.Option(
+        metavar="FILE",
+        help=(
+            "Also write p for every placement of the patch (worst case only) to FILE: "
+            ".npy (float64 array) or .csv (one row per patch top row)."
         ),
         show_default=False,
     ),
@@ -246,3 +325,56 @@ def build_geometry(
         padding=Padding.from_sequence(values, padding_mode),
         pad_if_needed=pad_if_needed,
     )
+
+
+def build_patch(
+    *,
+    patch: parse.Size | None,
+    shape: PatchKind,
+    patch_polygon: str | None,
+    patch_mask: str | None,
+    patch_at: list[parse.Point] | None,
+) -> tuple[PatchShape, tuple[int, int] | None]:
+    """The sensitive region the patch options describe, and where the user put it.
+
+    Returns:
+        The shape, and the single ``--patch-at`` that locates it (None: unknown, or
+        carried by the shape itself; :meth:`PatchShape.placement` resolves both).
+
+    Raises:
+        InputError: the region is given in none or several ways, or the options do
+            not combine (several --patch-at for a non-box, --shape without --patch).
+        MissingExtraError: a .png mask without Pillow.
+    """
+    ways = (("--patch", patch), ("--patch-polygon", patch_polygon), ("--patch-mask", patch_mask))
+    given = [flag for flag, value in ways if value is not None]
+    if len(given) != 1:
+        raise InputError(
+            "give the sensitive region one way: --patch HxW, --patch-polygon or --patch-mask"
+            + (f" (got {', '.join(given)})" if given else ""),
+            field="patch",
+        )
+    at = patch_at or []
+    if shape is not PatchKind.BOX and patch is None:
+        raise InputError("--shape applies to a --patch box; drop it", field="shape")
+    if len(at) > 1 and (patch is None or shape is not PatchKind.BOX):
+        raise InputError(
+            "several --patch-at need --patch boxes; for other shapes give one mask "
+            "covering all regions (--patch-mask)",
+            field="patch_at",
+        )
+    region: PatchShape
+    if patch is not None:
+        height, width = patch
+        if len(at) > 1:
+            return PatchShape.boxes([(y, x, height, width) for y, x in at]), None
+        region = (
+            PatchShape.ellipse(height, width)
+            if shape is PatchKind.ELLIPSE
+            else PatchShape.box(height, width)
+        )
+    elif patch_polygon is not None:
+        region = PatchShape.polygon(parse_polygon(patch_polygon))
+    else:
+        region = load_mask(str(patch_mask))
+    return region, at[0] if at else None

@@ -131,6 +131,7 @@ def parse_padding(text: str) -> PaddingList:
 def parse_count(text: str) -> int:
     """Parse an integer written in decimal digits (``1000``; not ``1e3`` or ``1.5``)."""
     expected = "expected a whole number such as 1000"
+    text = str(text)  # Click also runs an option's default (an int) through its parser
     match = _COUNT.fullmatch(text)
     if match is None:
         raise typer.BadParameter(f"{expected}; got {text!r}")

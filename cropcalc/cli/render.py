@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, TextIO, assert_never
 
@@ -23,14 +24,20 @@ from rich.table import Table
 from rich.text import Text
 
 from cropcalc import __version__
+from cropcalc.cli.geometry_view import (
+    geometry_rows,
+    heatmap,
+    inclusion_fields,
+    inclusion_inputs,
+    probability_rows,
+)
 from cropcalc.cli.options import OutputFormat
-from cropcalc.geometry import PaddingMode
 from cropcalc.sampling import Sampler
 
 if TYPE_CHECKING:
     from cropcalc.accounting import EpsilonBounds
-    from cropcalc.calculator import EpsilonReport, EpsilonRequest
-    from cropcalc.geometry import CropGeometry
+    from cropcalc.calculator import EpsilonReport, EpsilonRequest, InclusionRequest
+    from cropcalc.geometry import InclusionResult
 
 SCHEMA_VERSION = 1
 ACCOUNTANT = "prv"
@@ -55,39 +62,87 @@ def render_epsilon(
     report: EpsilonReport, output_format: OutputFormat, stream: TextIO | None = None
 ) -> None:
     """Write ``report`` to ``stream`` (default: the current stdout) in ``output_format``."""
+    _write(output_format, lambda: epsilon_table(report), lambda: epsilon_document(report), stream)
+
+
+def render_inclusion(
+    request: InclusionRequest,
+    result: InclusionResult,
+    output_format: OutputFormat,
+    stream: TextIO | None = None,
+) -> None:
+    """Write an inclusion result (with its heatmap when the map was computed)."""
+    _write(
+        output_format,
+        lambda: inclusion_table(request, result),
+        lambda: inclusion_document(request, result),
+        stream,
+    )
+
+
+def _write(
+    output_format: OutputFormat,
+    table: Callable[[], list[Table | Text]],
+    document: Callable[[], dict[str, Any]],
+    stream: TextIO | None,
+) -> None:
     out = sys.stdout if stream is None else stream
     match output_format:
         case OutputFormat.TABLE:
             console = Console(file=out, markup=False, highlight=False, emoji=False)
             with console.capture() as capture:
-                for renderable in epsilon_table(report):
+                for renderable in table():
                     console.print(renderable)
             # Rich pads every line to the table width; trailing blanks only get in the way.
-            out.writelines(line.rstrip() + "\n" for line in capture.get().splitlines())
+            out.write("".join(line.rstrip() + "\n" for line in capture.get().splitlines()))
         case OutputFormat.JSON:
-            json.dump(epsilon_document(report), out, indent=2, allow_nan=False)
+            json.dump(document(), out, indent=2, allow_nan=False)
             out.write("\n")
         case _:
             assert_never(output_format)
 
 
+def inclusion_document(request: InclusionRequest, result: InclusionResult) -> dict[str, Any]:
+    """The JSON document of an inclusion result (schema version :data:`SCHEMA_VERSION`)."""
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "cropcalc_version": __version__,
+        "command": "inclusion",
+        "inputs": inclusion_inputs(request),
+        **inclusion_fields(result),
+        "map": None,
+    }
+    if result.counts is not None:
+        probabilities = result.probability_map()
+        document["map"] = {
+            "shape": list(probabilities.shape),
+            "min": float(probabilities.min()),
+            "max": float(probabilities.max()),
+            "mean": float(probabilities.mean()),
+            "worst_placements": [list(p) for p in result.worst_placements()],
+        }
+    return document
+
+
+def inclusion_table(request: InclusionRequest, result: InclusionResult) -> list[Table | Text]:
+    """The table view of an inclusion result, then the heatmap of every placement."""
+    table = Table("quantity", "value", title="Patch inclusion under RandomCrop", box=box.SIMPLE)
+    for name, value in geometry_rows(request, result):
+        table.add_row(name, value)
+    table.add_section()
+    for name, value in probability_rows(result):
+        table.add_row(name, value)
+    return [table, *([] if result.counts is None else heatmap(result))]
+
+
 def epsilon_document(report: EpsilonReport) -> dict[str, Any]:
     """The JSON document of ``report`` (schema version :data:`SCHEMA_VERSION`)."""
-    inclusion = report.inclusion
     return {
         "schema_version": SCHEMA_VERSION,
         "cropcalc_version": __version__,
         "command": "epsilon",
         "inputs": _inputs(report.request),
-        "inclusion_probability": inclusion.probability,
-        "inclusion": {
-            "numerator": inclusion.numerator,
-            "denominator": inclusion.denominator,
-            "placement": list(inclusion.placement),
-            "worst_case": inclusion.worst_case,
-            "padded_size": list(inclusion.padded_size),
-            "crop_positions": inclusion.crop_positions,
-        },
+        **inclusion_fields(report.inclusion),
         "effective_sampling_rate": report.effective_sampling_rate,
         "delta": report.request.delta,
         "amplified": dataclasses.asdict(report.amplified),
@@ -102,26 +157,12 @@ def epsilon_document(report: EpsilonReport) -> dict[str, Any]:
 
 
 def _inputs(request: EpsilonRequest) -> dict[str, Any]:
-    geometry = request.geometry
-    padding = geometry.padding
-    batch, size = request.batch_size, request.dataset_size
     return {
-        "image": list(geometry.image),
-        "crop": list(geometry.crop),
-        "padding": {
-            "left": padding.left,
-            "top": padding.top,
-            "right": padding.right,
-            "bottom": padding.bottom,
-        },
-        "padding_mode": padding.mode.value,
-        "pad_if_needed": geometry.pad_if_needed,
-        "patch": list(request.patch),
-        "patch_at": None if request.patch_at is None else list(request.patch_at),
+        **inclusion_inputs(request.inclusion_request),
         "noise_multiplier": request.noise_multiplier,
         "sampling_rate": request.sampling_rate,
-        "batch_size": batch,
-        "dataset_size": size,
+        "batch_size": request.batch_size,
+        "dataset_size": request.dataset_size,
         "steps": request.steps,
         "epochs": request.epochs,
         "steps_per_epoch": request.steps_per_epoch,
@@ -140,11 +181,8 @@ def epsilon_table(report: EpsilonReport) -> list[Table | Text]:
     for name, value in _setting_rows(report):
         setting.add_row(name, value)
     setting.add_section()
-    setting.add_row(
-        "inclusion probability p",
-        f"{inclusion.probability:.10g} = {inclusion.numerator}/{inclusion.denominator} "
-        "of the crop positions include the patch",
-    )
+    for name, value in probability_rows(inclusion):
+        setting.add_row(name, value)
     plan = report.schedule
     per_epoch = plan.unit == "epoch"
     if per_epoch:
@@ -173,40 +211,15 @@ def epsilon_table(report: EpsilonReport) -> list[Table | Text]:
 
 def _setting_rows(report: EpsilonReport) -> list[tuple[str, str]]:
     request = report.request
-    geometry = request.geometry
     z = request.noise_multiplier
-    y, x = report.inclusion.placement
-    if report.inclusion.worst_case:
-        location = f"unknown: the worst case, attained at top-left y={y}, x={x}"
-    else:
-        location = f"known: top-left y={y}, x={x}"
     return [
-        ("image H×W", _size(geometry.image)),
-        ("crop H×W", _size(geometry.crop)),
-        ("padding", _padding(geometry)),
-        ("patch H×W", _size(request.patch)),
-        ("patch location", location),
+        *geometry_rows(request.inclusion_request, report.inclusion),
         ("noise multiplier z", f"{z:g}: noise std zC = σ·2C, σ = z/2 = {z / 2:g}"),
         ("sampling rate q", _sampling_rate(request)),
         ("steps T", _steps(request)),
         ("batch sampler", _sampler(report)),
         ("δ", f"{request.delta:g}"),
     ]
-
-
-def _padding(geometry: CropGeometry) -> str:
-    pad = geometry.padding
-    sides = (pad.left, pad.top, pad.right, pad.bottom)
-    parts = []
-    if any(sides):
-        parts.append("left {}, top {}, right {}, bottom {}".format(*sides))
-    if geometry.pad_if_needed:
-        parts.append("pad_if_needed")
-    if not parts:
-        return "none"
-    if pad.mode is not PaddingMode.CONSTANT or any(sides):
-        parts.append(f"{pad.mode.value} mode")
-    return "; ".join(parts) + f" (padded {_size(geometry.padded_size)})"
 
 
 def _sampling_rate(request: EpsilonRequest) -> str:
@@ -232,10 +245,6 @@ def _sampler(report: EpsilonReport) -> str:
     if plan.unit == "epoch":
         return f"{plan.sampler.value} ({bound}): {plan.count} epochs, one appearance each"
     return f"{plan.sampler.value} ({bound})"
-
-
-def _size(pair: tuple[int, int]) -> str:
-    return f"{pair[0]}×{pair[1]}"
 
 
 def _bounds_cells(bounds: EpsilonBounds) -> tuple[str, str, str]:

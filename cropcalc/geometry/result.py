@@ -116,13 +116,16 @@ class InclusionResult:
         """``p`` of one crop as a float."""
         return self.numerator / self.denominator
 
-    def probability_map(self) -> NDArray[np.float64] | None:
-        """``p_K`` of every placement (floats, for pictures), or None without a map.
+    def probability_map(self) -> NDArray[np.float64]:
+        """``p_K`` of every placement (floats, for pictures and ``--map-out``).
 
         Computed as ``-expm1(K · log1p(-p))``, which keeps small ``p_K`` accurate.
+
+        Raises:
+            ValueError: the result was computed without its map (``with_map=False``).
         """
         if self.counts is None:
-            return None
+            raise ValueError("this result has no map; compute it with with_map=True")
         import numpy as np
 
         single = self.counts / self.denominator

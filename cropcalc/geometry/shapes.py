@@ -283,6 +283,30 @@ class PatchShape:
 
     # --- queries ------------------------------------------------------------------
 
+    def placement(self, at: tuple[int, int] | None) -> tuple[int, int] | None:
+        """Top-left of the tight bounding box in the image, from the location given.
+
+        ``at`` is where the user put the shape: the top-left corner of a box or an
+        ellipse, or of a mask file's whole array (the tight box starts
+        :attr:`origin` further in). Polygons and boxes carry their own location, so
+        they take no ``at``. ``None`` (for an unlocated shape) means unknown: the
+        worst case.
+
+        Raises:
+            InputError: ``at`` given for a located shape (``field="patch_at"``).
+        """
+        if self.located:
+            if at is not None:
+                raise InputError(
+                    f"a {self.kind.value} patch already has its position in the image; "
+                    "drop --patch-at",
+                    field="patch_at",
+                )
+            return self.origin
+        if at is None:
+            return None
+        return at[0] + self.origin[0], at[1] + self.origin[1]
+
     @property
     def pixel_count(self) -> int:
         """Number of sensitive pixels."""
