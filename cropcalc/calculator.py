@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from cropcalc.accounting import EpsilonBounds, Phase, compute_epsilon
 from cropcalc.errors import InputError
-from cropcalc.geometry import CropGeometry, InclusionResult, PatchShape, inclusion
+from cropcalc.geometry import CropGeometry, InclusionRequest, InclusionResult, PatchShape
 from cropcalc.sampling import Sampler, Schedule, schedule
 
 DEFAULT_DELTA = 1e-5
@@ -41,25 +41,6 @@ def steps_per_epoch(batch_size: int, dataset_size: int) -> int:
     steps it implies never under-count the training run.
     """
     return -(-dataset_size // batch_size)
-
-
-@dataclass(frozen=True)
-class InclusionRequest:
-    """The geometry half of a calculation: where the patch can be, and how crops fall.
-
-    ``patch_at`` is the top-left of the patch's bounding box in the image when its
-    location is known (see :meth:`PatchShape.placement`), None for the worst case;
-    ``augmult`` the number of independent crops per image and step.
-    """
-
-    geometry: CropGeometry
-    patch: PatchShape
-    patch_at: tuple[int, int] | None = None
-    augmult: int = 1
-
-    def compute(self, *, with_map: bool = False) -> InclusionResult:
-        """The inclusion probability (and, with ``with_map``, every placement's)."""
-        return inclusion(self.geometry, self.patch, self.patch_at, self.augmult, with_map=with_map)
 
 
 @dataclass(frozen=True)

@@ -234,8 +234,8 @@ def inclusion(
     every placement, with the map of p over all placements (a heatmap in the table;
     the whole map with --map-out).
     """
-    from cropcalc.calculator import InclusionRequest
     from cropcalc.cli import mapfile, render
+    from cropcalc.geometry import InclusionRequest
 
     target = None if map_out is None else mapfile.check_map_path(map_out)
     geometry = options.build_geometry(

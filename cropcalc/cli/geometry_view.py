@@ -14,8 +14,7 @@ from rich.text import Text
 from cropcalc.geometry import PaddingMode, ShapeKind
 
 if TYPE_CHECKING:
-    from cropcalc.calculator import InclusionRequest
-    from cropcalc.geometry import CropGeometry, InclusionResult, PatchShape
+    from cropcalc.geometry import CropGeometry, InclusionRequest, InclusionResult, PatchShape
 
 # Shades from the lowest to the highest p of the map.
 _SHADES = " ░▒▓█"

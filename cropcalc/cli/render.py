@@ -36,8 +36,8 @@ from cropcalc.sampling import Sampler
 
 if TYPE_CHECKING:
     from cropcalc.accounting import EpsilonBounds
-    from cropcalc.calculator import EpsilonReport, EpsilonRequest, InclusionRequest
-    from cropcalc.geometry import InclusionResult
+    from cropcalc.calculator import EpsilonReport, EpsilonRequest
+    from cropcalc.geometry import InclusionRequest, InclusionResult
 
 SCHEMA_VERSION = 1
 ACCOUNTANT = "prv"

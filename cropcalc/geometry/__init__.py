@@ -63,7 +63,7 @@ from __future__ import annotations
 from cropcalc.geometry.axis import CropAxis, Padding, PaddingMode
 from cropcalc.geometry.box import box_inclusion
 from cropcalc.geometry.crop import CropGeometry
-from cropcalc.geometry.inclusion import inclusion
+from cropcalc.geometry.inclusion import InclusionRequest, inclusion
 from cropcalc.geometry.maskfile import load_mask
 from cropcalc.geometry.result import MAX_AUGMULT, InclusionResult
 from cropcalc.geometry.shapes import PatchShape, ShapeKind, parse_polygon
@@ -72,6 +72,7 @@ __all__ = [
     "MAX_AUGMULT",
     "CropAxis",
     "CropGeometry",
+    "InclusionRequest",
     "InclusionResult",
     "Padding",
     "PaddingMode",

@@ -9,10 +9,12 @@ a box given as a full mask gives the identical result.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cropcalc.geometry._values import placement, positive_pair
 from cropcalc.geometry.box import box_inclusion_counts
+from cropcalc.geometry.crop import CropGeometry
 from cropcalc.geometry.mask import mask_count_blocks
 from cropcalc.geometry.result import InclusionResult, augmented_counts, check_augmult
 from cropcalc.geometry.shapes import PatchShape, ShapeKind
@@ -23,11 +25,9 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-    from cropcalc.geometry.crop import CropGeometry
-
     Counts = NDArray[np.signedinteger[Any]]
 
-__all__ = ["inclusion"]
+__all__ = ["InclusionRequest", "inclusion"]
 
 
 def inclusion(
@@ -139,3 +139,22 @@ def _worst(
         if best == numerator:
             ties += int(np.count_nonzero(block == best))
     return numerator, where, ties
+
+
+@dataclass(frozen=True)
+class InclusionRequest:
+    """The geometry half of a calculation: where the patch can be, and how crops fall.
+
+    ``patch_at`` is the top-left of the patch's bounding box in the image when its
+    location is known (see :meth:`PatchShape.placement`), None for the worst case;
+    ``augmult`` the number of independent crops per image and step.
+    """
+
+    geometry: CropGeometry
+    patch: PatchShape
+    patch_at: tuple[int, int] | None = None
+    augmult: int = 1
+
+    def compute(self, *, with_map: bool = False) -> InclusionResult:
+        """The inclusion probability (and, with ``with_map``, every placement's)."""
+        return inclusion(self.geometry, self.patch, self.patch_at, self.augmult, with_map=with_map)
