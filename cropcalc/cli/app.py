@@ -175,14 +175,12 @@ def epsilon(
     from cropcalc import calculator
     from cropcalc.cli import render
 
-    geometry = options.build_geometry(
+    geometry, region, at = options.build_region(
         image=image,
         crop=crop,
         padding=padding,
         padding_mode=padding_mode,
         pad_if_needed=pad_if_needed,
-    )
-    region, at = options.build_patch(
         patch=patch,
         shape=shape,
         patch_polygon=patch_polygon,
@@ -238,14 +236,12 @@ def inclusion(
     from cropcalc.geometry import InclusionRequest
 
     target = None if map_out is None else mapfile.check_map_path(map_out)
-    geometry = options.build_geometry(
+    geometry, region, at = options.build_region(
         image=image,
         crop=crop,
         padding=padding,
         padding_mode=padding_mode,
         pad_if_needed=pad_if_needed,
-    )
-    region, at = options.build_patch(
         patch=patch,
         shape=shape,
         patch_polygon=patch_polygon,

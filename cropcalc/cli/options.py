@@ -378,3 +378,34 @@ def build_patch(
     else:
         region = load_mask(str(patch_mask))
     return region, at[0] if at else None
+
+
+def build_region(
+    *,
+    image: parse.Size,
+    crop: parse.Size,
+    padding: parse.PaddingList | None,
+    padding_mode: PaddingMode,
+    pad_if_needed: bool,
+    patch: parse.Size | None,
+    shape: PatchKind,
+    patch_polygon: str | None,
+    patch_mask: str | None,
+    patch_at: list[parse.Point] | None,
+) -> tuple[CropGeometry, PatchShape, tuple[int, int] | None]:
+    """The geometry and the region that the shared options describe (see both builders)."""
+    geometry = build_geometry(
+        image=image,
+        crop=crop,
+        padding=padding,
+        padding_mode=padding_mode,
+        pad_if_needed=pad_if_needed,
+    )
+    region, at = build_patch(
+        patch=patch,
+        shape=shape,
+        patch_polygon=patch_polygon,
+        patch_mask=patch_mask,
+        patch_at=patch_at,
+    )
+    return geometry, region, at

@@ -61,9 +61,8 @@ Modules, one job each:
 from __future__ import annotations
 
 from cropcalc.geometry.axis import CropAxis, Padding, PaddingMode
-from cropcalc.geometry.box import box_inclusion
 from cropcalc.geometry.crop import CropGeometry
-from cropcalc.geometry.inclusion import InclusionRequest, inclusion
+from cropcalc.geometry.inclusion import InclusionRequest, box_inclusion, inclusion
 from cropcalc.geometry.maskfile import load_mask
 from cropcalc.geometry.result import MAX_AUGMULT, InclusionResult
 from cropcalc.geometry.shapes import PatchShape, ShapeKind, parse_polygon

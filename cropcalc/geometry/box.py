@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cropcalc.errors import InputError
-from cropcalc.geometry._values import placement, positive_pair
-from cropcalc.geometry.result import InclusionResult
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,7 +19,7 @@ if TYPE_CHECKING:
 
     from cropcalc.geometry.crop import CropGeometry
 
-__all__ = ["box_inclusion", "box_inclusion_counts"]
+__all__ = ["box_inclusion_counts"]
 
 
 def box_inclusion_counts(
@@ -53,59 +51,3 @@ def box_inclusion_counts(
     return row_axis.hit_counts(patch_h), col_axis.hit_counts(patch_w)
 
 
-def box_inclusion(
-    geometry: CropGeometry, patch: tuple[int, int], at: tuple[int, int] | None = None
-) -> InclusionResult:
-    r"""Probability that one random crop includes a rectangular patch.
-
-    The count of including offsets factorises into a row count times a column count
-    (module docstring). With constant padding a row count is the closed form of
-    ``docs/accounting.md`` §3, :math:`\max(0, \min(L-c, a+k-1) - \max(0, a-c+1) + 1)`
-    in padded coordinates; with the other modes it also counts windows that only see
-    a copy of the patch in the padding.
-
-    Args:
-        geometry: Image, crop and padding.
-        patch: ``(height, width)`` of the patch.
-        at: Top-left ``(y, x)`` of the patch in original image coordinates, when the
-            location is known. ``None`` takes the worst case over every placement
-            that lies fully inside the original image.
-
-    Returns:
-        The probability with its exact counts and the placement it refers to.
-
-    Raises:
-        InputError: The patch is not a positive size or is larger than the image
-            (``field="patch"``), or ``at`` does not put the patch fully inside the
-            image (``field="patch_at"``).
-    """
-    import numpy as np
-
-    size = positive_pair(patch, "patch", "patch size")
-    row_counts, col_counts = box_inclusion_counts(geometry, size)
-    if at is None:
-        # The axes are independent, so the product is maximised by maximising each
-        # factor; argmax returns the first maximum, i.e. the smallest y and x. Every
-        # axis has a window showing image content, so both maxima are positive and
-        # no smaller placement ties through a zero factor.
-        y, x = int(np.argmax(row_counts)), int(np.argmax(col_counts))
-        ties = int(np.count_nonzero(row_counts == row_counts[y])) * int(
-            np.count_nonzero(col_counts == col_counts[x])
-        )
-    else:
-        y, x = placement(at, size, geometry.image)
-        ties = 1
-    rows, cols = geometry.axes()
-    numerator = int(row_counts[y]) * int(col_counts[x])
-    denominator = rows.positions * cols.positions
-    return InclusionResult(
-        probability=numerator / denominator,
-        numerator=numerator,
-        denominator=denominator,
-        placement=(y, x),
-        worst_case=at is None,
-        padded_size=(rows.padded_length, cols.padded_length),
-        crop_positions=denominator,
-        ties=ties,
-        patch_size=size,
-    )

@@ -27,7 +27,36 @@ if TYPE_CHECKING:
 
     Counts = NDArray[np.signedinteger[Any]]
 
-__all__ = ["InclusionRequest", "inclusion"]
+__all__ = ["InclusionRequest", "box_inclusion", "inclusion"]
+
+
+def box_inclusion(
+    geometry: CropGeometry, patch: tuple[int, int], at: tuple[int, int] | None = None
+) -> InclusionResult:
+    r"""Probability that one random crop includes a rectangular patch.
+
+    The count of including offsets factorises into a row count times a column count
+    (module docstring). With constant padding a row count is the closed form of
+    ``docs/accounting.md`` §3, :math:`\max(0, \min(L-c, a+k-1) - \max(0, a-c+1) + 1)`
+    in padded coordinates; with the other modes it also counts windows that only see
+    a copy of the patch in the padding.
+
+    Args:
+        geometry: Image, crop and padding.
+        patch: ``(height, width)`` of the patch.
+        at: Top-left ``(y, x)`` of the patch in original image coordinates, when the
+            location is known. ``None`` takes the worst case over every placement
+            that lies fully inside the original image.
+
+    Returns:
+        The probability with its exact counts and the placement it refers to.
+
+    Raises:
+        InputError: The patch is not a positive size or is larger than the image
+            (``field="patch"``), or ``at`` does not put the patch fully inside the
+            image (``field="patch_at"``).
+    """
+    return inclusion(geometry, PatchShape.box(*positive_pair(patch, "patch", "patch size")), at)
 
 
 def inclusion(
