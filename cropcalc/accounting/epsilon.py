@@ -23,7 +23,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import assert_never
 
+from cropcalc.accounting.accountants import Accountant
 from cropcalc.accounting.compose import ComposedPLD, compose, window
 from cropcalc.accounting.discretise import Discretisation, discretise
 from cropcalc.accounting.prv import SwitchingSubsampledGaussian
@@ -64,29 +66,69 @@ class Phase:
 
 @dataclass(frozen=True)
 class EpsilonBounds:
-    """ε at ``delta``: ``epsilon`` is the certified upper bound, the number to quote."""
+    """ε at ``delta``: ``epsilon`` is the certified upper bound, the number to quote.
+
+    ``accountant`` names the method that produced the numbers; what its lower bound,
+    estimate and grid spacing mean is documented with that method
+    (:mod:`cropcalc.accounting.accountants`).
+    """
 
     epsilon: float
     epsilon_lower: float
     epsilon_estimate: float
     delta: float
     grid_spacing: float
+    accountant: Accountant = Accountant.PRV
 
 
-def compute_epsilon(phases: Sequence[Phase], delta: float, accuracy: float = 0.01) -> EpsilonBounds:
+def compute_epsilon(
+    phases: Sequence[Phase],
+    delta: float,
+    accuracy: float = 0.01,
+    *,
+    accountant: Accountant = Accountant.PRV,
+) -> EpsilonBounds:
     """Certified bracket of ε(δ) for the composition of ``phases``.
+
+    ``accountant`` picks the method (:class:`Accountant`); the alternatives are
+    imported only when asked for, so the default path loads nothing more.
 
     Raises:
         InputError: ``delta`` or ``accuracy`` out of range, or no phase.
         AccuracyError: the bracket cannot be made as narrow as ``accuracy`` asks
             within the grid limits, or δ is too small for the floating-point error.
+        MissingExtraError: ``accountant`` is ``pld`` and dp-accounting is not installed.
     """
+    try:
+        method = Accountant(accountant)
+    except ValueError:
+        choices = ", ".join(a.value for a in Accountant)
+        raise InputError(
+            f"unknown accountant {accountant!r}; choose one of {choices}", field="accountant"
+        ) from None
     if not phases:
         raise InputError("at least one phase is needed", field="steps")
     if not (0 < delta < 1):
         raise InputError(f"delta must lie in (0, 1), got {delta}", field="delta")
     if not (0 < accuracy <= 0.5):
         raise InputError(f"accuracy must lie in (0, 0.5], got {accuracy}", field="accuracy")
+    match method:
+        case Accountant.PRV:
+            return _prv_epsilon(phases, delta, accuracy)
+        case Accountant.PLD:
+            from cropcalc.accounting.pld import pld_epsilon
+
+            return pld_epsilon(phases, delta, accuracy)
+        case Accountant.RDP:
+            from cropcalc.accounting.rdp import rdp_epsilon
+
+            return rdp_epsilon(phases, delta)
+        case _:
+            assert_never(method)
+
+
+def _prv_epsilon(phases: Sequence[Phase], delta: float, accuracy: float) -> EpsilonBounds:
+    """The PRV accountant: certified bracket narrowed to ``accuracy``."""
     steps = sum(p.steps for p in phases)
     hoeffding_fail = _ERROR_SHARE * delta
     # Δ per unit of Hoeffding radius: r = Δ·sqrt(T/2·log(1/β_H)) (one-sided).
