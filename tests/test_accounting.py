@@ -214,3 +214,18 @@ def test_enormous_epsilon_is_certified_on_a_coarser_grid(monkeypatch: pytest.Mon
 def test_delta_below_the_floating_point_floor_is_refused() -> None:
     with pytest.raises(AccuracyError, match="floating-point error"):
         compute_epsilon([Phase(50.0, 1e-6, 1_000_000)], delta=1e-12)
+
+
+def test_one_step_needs_no_transform_so_tiny_delta_is_certified() -> None:
+    # A single Gaussian step at δ = 1e-12: nothing is composed, nothing rounded.
+    bounds = compute_epsilon([Phase(1.0, 1.0, 1)], delta=1e-12)
+    assert_brackets(bounds, gaussian_epsilon(2.0, 1e-12))
+
+
+def test_total_variation_within_delta_is_epsilon_zero() -> None:
+    # δ(0) is the total variation, at most T·w·(2Φ(1/(2σ)) − 1) = 1e6·1e-12·0.68 < δ.
+    zero = compute_epsilon([Phase(1.0, 1e-12, 1_000_000)], delta=1e-5)
+    assert (zero.epsilon, zero.epsilon_lower, zero.epsilon_estimate) == (0.0, 0.0, 0.0)
+    # Just above the threshold the shortcut must not fire.
+    rate = 2e-5 / 0.6826894921370859
+    assert compute_epsilon([Phase(1.0, rate, 1)], delta=1e-5).epsilon > 0

@@ -132,6 +132,10 @@ def compose(
     bound it was chosen for, on each side. All PLDs must share one grid spacing.
     """
     spacing = phases[0][0].spacing
+    if [count for _, count in phases] == [1]:
+        # One step: nothing to compose, so no transform and no rounding to charge.
+        single = phases[0][0]
+        return ComposedPLD(single.masses, single.k_lo, spacing, single.infinity_mass, 0.0, 0.0)
     lowest = sum(t * pld.k_lo for pld, t in phases)
     highest = sum(t * pld.k_hi for pld, t in phases)
     a, b = max(window[0], lowest), min(window[1], highest)

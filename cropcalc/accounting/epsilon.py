@@ -37,6 +37,8 @@ _ERROR_SHARE = 1e-3
 # Largest composed grid tried (float64 entries); beyond it memory and time explode.
 _MAX_GRID = 1 << 24
 _MAX_PASSES = 5
+# Where the grid cannot certify ε, Rényi accounting still gives a valid, looser bound.
+_RDP_HINT = "; --accountant rdp gives a looser bound that is always computable"
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,15 @@ def compute_epsilon(
 
 def _prv_epsilon(phases: Sequence[Phase], delta: float, accuracy: float) -> EpsilonBounds:
     """The PRV accountant: certified bracket narrowed to ``accuracy``."""
+    # δ(0) is the total variation distance, subadditive under composition; one step's
+    # is w·(2Φ(1/(2σ)) − 1). When the sum is within δ, ε = 0 exactly, whatever the
+    # grid could resolve (a patch that almost never enters a step).
+    variation = math.fsum(
+        p.steps * p.rate * math.erf(1 / (2 * math.sqrt(2) * (p.noise_multiplier / 2)))
+        for p in phases
+    )
+    if variation <= delta:
+        return EpsilonBounds(0.0, 0.0, 0.0, delta, 0.0)
     steps = sum(p.steps for p in phases)
     hoeffding_fail = _ERROR_SHARE * delta
     # Δ per unit of Hoeffding radius: r = Δ·sqrt(T/2·log(1/β_H)) (one-sided).
@@ -154,13 +165,14 @@ def _prv_epsilon(phases: Sequence[Phase], delta: float, accuracy: float) -> Epsi
     if bounds is None:
         raise AccuracyError(
             "the privacy loss of these parameters is too spread out to compute on a grid "
-            "of 2^24 points (ε is enormous); add noise, or lower the steps or the rate",
+            "of 2^24 points (ε is enormous); add noise, or lower the steps or the rate"
+            f"{_RDP_HINT}",
             field="steps",
         )
     raise AccuracyError(
         f"could not narrow ε to within {accuracy:g} of its value (certified upper bound "
         f"{bounds.epsilon:.6g}, lower bound {bounds.epsilon_lower:.6g}); "
-        "pass a larger --accuracy to accept a wider bracket",
+        f"pass a larger --accuracy to accept a wider bracket{_RDP_HINT}",
         field="accuracy",
     )
 
@@ -206,7 +218,8 @@ def _bracket(
     if not math.isfinite(upper):
         raise AccuracyError(
             f"δ = {delta:g} is below the mass the grid cannot resolve "
-            f"({upper_pld.infinity_mass + upper_pld.error_mass:.3g}); increase --delta",
+            f"({upper_pld.infinity_mass + upper_pld.error_mass:.3g}); increase --delta"
+            f"{_RDP_HINT}",
             field="delta",
         )
     shift = math.fsum(t * d.mean_shift for d, t in parts)
@@ -227,6 +240,6 @@ def _check_grid(pld: ComposedPLD, delta: float) -> None:
     if pld.rounding_mass > _ERROR_SHARE * delta * 10:
         raise AccuracyError(
             f"floating-point error ({pld.rounding_mass:.2g}) is too large for δ = {delta:g}; "
-            "increase --delta or reduce the number of steps",
+            f"increase --delta or reduce the number of steps{_RDP_HINT}",
             field="delta",
         )
