@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cropcalc.accounting import EpsilonBounds, Phase, compute_epsilon
+from cropcalc.accounting import Accountant, EpsilonBounds, Phase, compute_epsilon
 from cropcalc.errors import InputError
 from cropcalc.geometry import CropGeometry, InclusionRequest, InclusionResult, PatchShape
 from cropcalc.sampling import Sampler, Schedule, schedule
@@ -67,6 +67,7 @@ class EpsilonRequest:
     epochs: int | None = None
     sampler: Sampler = Sampler.POISSON
     augmult: int = 1
+    accountant: Accountant = Accountant.PRV
 
     @property
     def inclusion_request(self) -> InclusionRequest:
@@ -157,6 +158,7 @@ def resolve_epsilon_request(
     accuracy: float = DEFAULT_ACCURACY,
     sampler: Sampler = Sampler.POISSON,
     augmult: int = 1,
+    accountant: Accountant = Accountant.PRV,
 ) -> EpsilonRequest:
     """Derive q and T from the inputs given, and validate everything.
 
@@ -209,6 +211,7 @@ def resolve_epsilon_request(
         epochs=epochs,
         sampler=sampler,
         augmult=augmult,
+        accountant=accountant,
     )
 
 
@@ -250,7 +253,7 @@ def compute_epsilon_report(request: EpsilonRequest) -> EpsilonReport:
 
 def _epsilon(request: EpsilonRequest, rate: float, count: int) -> EpsilonBounds:
     phase = Phase(noise_multiplier=request.noise_multiplier, rate=rate, steps=count)
-    return compute_epsilon([phase], request.delta, request.accuracy)
+    return compute_epsilon([phase], request.delta, request.accuracy, accountant=request.accountant)
 
 
 def _warnings(request: EpsilonRequest) -> tuple[str, ...]:

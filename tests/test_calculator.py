@@ -30,7 +30,7 @@ BASE = {"geometry": GEOMETRY, "patch": (64, 64), "noise_multiplier": 1.0}
 
 
 def fake_compute_epsilon(
-    phases: Sequence[Phase], delta: float, accuracy: float = 0.01
+    phases: Sequence[Phase], delta: float, accuracy: float = 0.01, **_: object
 ) -> EpsilonBounds:
     (phase,) = phases
     epsilon = phase.rate * phase.steps / phase.noise_multiplier
@@ -41,7 +41,9 @@ def fake_compute_epsilon(
 def accountant_calls(monkeypatch: pytest.MonkeyPatch) -> list[Phase]:
     calls: list[Phase] = []
 
-    def record(phases: Sequence[Phase], delta: float, accuracy: float = 0.01) -> EpsilonBounds:
+    def record(
+        phases: Sequence[Phase], delta: float, accuracy: float = 0.01, **_: object
+    ) -> EpsilonBounds:
         calls.extend(phases)
         return fake_compute_epsilon(phases, delta, accuracy)
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from cropcalc import __version__, calculator
-from cropcalc.accounting import EpsilonBounds, Phase
+from cropcalc.accounting import Accountant, EpsilonBounds, Phase
 from cropcalc.cli import options
 from cropcalc.cli.app import app
 from cropcalc.cli.options import OutputFormat
@@ -42,7 +42,11 @@ SPEC_EXAMPLE = [
 
 
 def fake_compute_epsilon(
-    phases: Sequence[Phase], delta: float, accuracy: float = 0.01
+    phases: Sequence[Phase],
+    delta: float,
+    accuracy: float = 0.01,
+    *,
+    accountant: Accountant = Accountant.PRV,
 ) -> EpsilonBounds:
     """A monotone stand-in for the accountant, exact to the last digit in tests."""
     (phase,) = phases
@@ -53,6 +57,7 @@ def fake_compute_epsilon(
         epsilon_estimate=0.995 * epsilon,
         delta=delta,
         grid_spacing=1e-3,
+        accountant=Accountant(accountant),
     )
 
 
@@ -61,9 +66,11 @@ def fake_accountant(monkeypatch: pytest.MonkeyPatch) -> list[Phase]:
     """Replace the accountant; the returned list records every phase it was asked for."""
     calls: list[Phase] = []
 
-    def record(phases: Sequence[Phase], delta: float, accuracy: float = 0.01) -> EpsilonBounds:
+    def record(
+        phases: Sequence[Phase], delta: float, accuracy: float = 0.01, **options: Accountant
+    ) -> EpsilonBounds:
         calls.extend(phases)
-        return fake_compute_epsilon(phases, delta, accuracy)
+        return fake_compute_epsilon(phases, delta, accuracy, **options)
 
     monkeypatch.setattr(calculator, "compute_epsilon", record)
     return calls
@@ -132,6 +139,7 @@ def test_json_is_the_whole_stdout_and_echoes_the_inputs() -> None:
         "delta": 1e-5,
         "accuracy": 0.01,
         "sampler": "poisson",
+        "accountant": "prv",
     }
     assert document["sampler"] == "poisson"
     assert document["tight"] is False
@@ -357,7 +365,9 @@ def test_any_option_values_exit_0_or_2_without_traceback(
 
 
 def test_accuracy_error_exits_3(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(phases: Sequence[Phase], delta: float, accuracy: float = 0.01) -> EpsilonBounds:
+    def refuse(
+        phases: Sequence[Phase], delta: float, accuracy: float = 0.01, **_: object
+    ) -> EpsilonBounds:
         raise AccuracyError(f"δ = {delta} is below the floating-point noise floor", field="delta")
 
     monkeypatch.setattr(calculator, "compute_epsilon", refuse)
@@ -366,7 +376,9 @@ def test_accuracy_error_exits_3(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_bug_exits_70_with_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
-    def crash(phases: Sequence[Phase], delta: float, accuracy: float = 0.01) -> EpsilonBounds:
+    def crash(
+        phases: Sequence[Phase], delta: float, accuracy: float = 0.01, **_: object
+    ) -> EpsilonBounds:
         raise ZeroDivisionError("float division by zero")
 
     monkeypatch.setattr(calculator, "compute_epsilon", crash)
@@ -376,6 +388,17 @@ def test_a_bug_exits_70_with_one_line_not_a_traceback(monkeypatch: pytest.Monkey
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
     assert "internal error (ZeroDivisionError: float division by zero)" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["prv", "pld", "rdp"])
+def test_accountant_is_passed_on_and_named(name: str, fake_accountant: list[Phase]) -> None:
+    document = json.loads(run([*SPEC_EXAMPLE, "--accountant", name, "--format", "json"]).stdout)
+    assert document["accountant"] == document["inputs"]["accountant"] == name
+    assert document["amplified"]["accountant"] == name
+
+
+def test_unknown_accountant_is_an_input_error() -> None:
+    assert_one_line_error(run([*SPEC_EXAMPLE, "--accountant", "moments"]), "--accountant")
 
 
 def test_version() -> None:
@@ -421,7 +444,8 @@ def test_help_does_not_load_the_numerics_stack() -> None:
         "    main()\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = ('numpy', 'scipy', 'prv_accountant', 'dp_accounting', 'cropcalc.accounting')\n"
+        "heavy = ('numpy', 'scipy', 'prv_accountant', 'dp_accounting', 'rich',\n"
+        "         'cropcalc.accounting.epsilon', 'cropcalc.calculator')\n"
         "print(sorted(name for name in heavy if name in sys.modules), file=sys.stderr)\n"
     )
     result = subprocess.run(

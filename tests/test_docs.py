@@ -87,7 +87,9 @@ def test_root_options_are_in_the_readme() -> None:
 
 
 def test_json_fields_are_documented(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fake(phases: Sequence[Phase], delta: float, accuracy: float = 0.01) -> EpsilonBounds:
+    def fake(
+        phases: Sequence[Phase], delta: float, accuracy: float = 0.01, **_: object
+    ) -> EpsilonBounds:
         return EpsilonBounds(2.0, 1.9, 1.95, delta, 1e-3)
 
     monkeypatch.setattr(calculator, "compute_epsilon", fake)

@@ -22,6 +22,7 @@ import typer
 from typer.core import TyperGroup
 
 from cropcalc import __version__
+from cropcalc.accounting.accountants import Accountant
 from cropcalc.cli import options
 from cropcalc.cli.options import OutputFormat
 from cropcalc.errors import CropcalcError, ExitStatus, InputError
@@ -161,6 +162,7 @@ def epsilon(
     delta: options.Delta = options.DEFAULT_DELTA,
     accuracy: options.Accuracy = options.DEFAULT_ACCURACY,
     sampler: options.SamplerChoice = Sampler.POISSON,
+    accountant: options.AccountantChoice = Accountant.PRV,
     output_format: options.Format = OutputFormat.TABLE,
 ) -> None:
     """Certified ε of a patch, with and without crop amplification.
@@ -201,6 +203,7 @@ def epsilon(
         delta=delta,
         accuracy=accuracy,
         sampler=sampler,
+        accountant=accountant,
     )
     report = calculator.compute_epsilon_report(request)
     for warning in report.warnings:

@@ -19,6 +19,7 @@ from typing import Annotated
 
 import typer
 
+from cropcalc.accounting.accountants import Accountant
 from cropcalc.cli import parse
 from cropcalc.errors import InputError
 from cropcalc.geometry import (
@@ -275,6 +276,21 @@ Accuracy = Annotated[
         help=(
             "Tolerance of the quoted ε: the certified upper bound is within "
             "A x max(1, ε) of the true ε. Smaller is slower; at most 0.5."
+        ),
+    ),
+]
+AccountantChoice = Annotated[
+    Accountant,
+    typer.Option(
+        "--accountant",
+        parser=parse.enum_parser(Accountant),
+        autocompletion=_complete(Accountant),
+        metavar="|".join(Accountant),
+        help=(
+            "How ε is composed, all for the same pair. prv: cropcalc's certified PRV "
+            "accountant with a lower bound; pld: dp-accounting's PLD (needs "
+            "cropcalc[pld]), an independent check; rdp: Rényi DP, looser but always "
+            "computable."
         ),
     ),
 ]

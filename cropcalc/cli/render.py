@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cropcalc import __version__
+from cropcalc.accounting.accountants import Accountant
 from cropcalc.cli.geometry_view import (
     geometry_rows,
     heatmap,
@@ -40,11 +41,20 @@ if TYPE_CHECKING:
     from cropcalc.geometry import InclusionRequest, InclusionResult
 
 SCHEMA_VERSION = 1
-ACCOUNTANT = "prv"
-NOTE = (
-    "ε is the certified upper bound (PRV accounting of the switching pair, "
-    "patch-level substitution)."
-)
+ACCOUNTANT_NOTES = {
+    Accountant.PRV: (
+        "ε is the certified upper bound (cropcalc's PRV accounting of the switching pair, "
+        "patch-level substitution); the bracket holds the true ε."
+    ),
+    Accountant.PLD: (
+        "ε is an upper bound (dp-accounting's pessimistic PLD of the switching pair, "
+        "patch-level substitution); lower is its optimistic counterpart."
+    ),
+    Accountant.RDP: (
+        "ε is an upper bound (Rényi accounting of the switching pair, patch-level "
+        "substitution): valid but loose; RDP gives no lower bound (shown as 0)."
+    ),
+}
 SAMPLER_NOTES = {
     Sampler.POISSON: (
         "Poisson sampling (Opacus' DPDataLoader): a valid upper bound, not tight; "
@@ -148,7 +158,7 @@ def epsilon_document(report: EpsilonReport) -> dict[str, Any]:
         "amplified": dataclasses.asdict(report.amplified),
         "baseline": dataclasses.asdict(report.baseline),
         "improvement": report.improvement,
-        "accountant": ACCOUNTANT,
+        "accountant": report.amplified.accountant.value,
         "sampler": report.schedule.sampler.value,
         "tight": report.schedule.sampler.tight,
         "compositions": {"count": report.schedule.count, "unit": report.schedule.unit},
@@ -169,6 +179,7 @@ def _inputs(request: EpsilonRequest) -> dict[str, Any]:
         "delta": request.delta,
         "accuracy": request.accuracy,
         "sampler": request.sampler.value,
+        "accountant": request.accountant.value,
     }
 
 
@@ -206,7 +217,13 @@ def epsilon_table(report: EpsilonReport) -> list[Table | Text]:
     else:
         ratio = _significant(report.improvement, ROUND_FLOOR, digits=3)
         improvement = f"Crop amplification makes ε {ratio}x smaller than the baseline."
-    return [setting, epsilon, Text(improvement), Text(NOTE), Text(SAMPLER_NOTES[plan.sampler])]
+    return [
+        setting,
+        epsilon,
+        Text(improvement),
+        Text(ACCOUNTANT_NOTES[report.amplified.accountant]),
+        Text(SAMPLER_NOTES[plan.sampler]),
+    ]
 
 
 def _setting_rows(report: EpsilonReport) -> list[tuple[str, str]]:

@@ -49,5 +49,3 @@ def box_inclusion_counts(
         )
     row_axis, col_axis = geometry.axes()
     return row_axis.hit_counts(patch_h), col_axis.hit_counts(patch_w)
-
-
