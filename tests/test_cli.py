@@ -338,7 +338,8 @@ def test_usage_errors_are_one_line_with_exit_2(args: list[str]) -> None:
 VALUED_FLAGS = [
     "--image", "--crop", "--patch", "--patch-at", "--padding", "--padding-mode",
     "--noise-multiplier", "--sampling-rate", "--batch-size", "--dataset-size", "--steps",
-    "--epochs", "--delta", "--accuracy", "--format",
+    "--epochs", "--delta", "--accuracy", "--format", "--shape", "--patch-polygon",
+    "--augmult", "--sampler", "--accountant",
 ]  # fmt: skip
 
 

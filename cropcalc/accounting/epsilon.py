@@ -37,6 +37,8 @@ _ERROR_SHARE = 1e-3
 # Largest composed grid tried (float64 entries); beyond it memory and time explode.
 _MAX_GRID = 1 << 24
 _MAX_PASSES = 5
+# Largest single-step loss on the grid: e^ℓ must stay a finite float (z below ~0.1).
+_MAX_LOSS = 600.0
 # Where the grid cannot certify ε, Rényi accounting still gives a valid, looser bound.
 _RDP_HINT = "; --accountant rdp gives a looser bound that is always computable"
 
@@ -199,6 +201,13 @@ def _bracket(
     for phase in phases:
         prv = SwitchingSubsampledGaussian(phase.rate, phase.noise_multiplier / 2)
         t_lo, t_hi = prv.loss_quantiles(tail)
+        if t_hi > _MAX_LOSS:
+            raise AccuracyError(
+                f"with noise multiplier {phase.noise_multiplier:g} one step's privacy loss "
+                f"reaches {t_hi:.3g}, beyond what a grid can hold (e^{_MAX_LOSS:g}); "
+                f"add noise{_RDP_HINT}",
+                field="noise_multiplier",
+            )
         if (t_hi - t_lo) / spacing > _MAX_GRID:
             raise _GridTooLarge(t_hi - t_lo)
         parts.append((discretise(prv, spacing, tail), phase.steps))

@@ -112,12 +112,21 @@ class SwitchingSubsampledGaussian:
         w, s = self.rate, self.sigma
         z = -float(special.ndtri(tail))  # Φ(-z) = tail
         # Above t_hi: x > 1 + σz has mass <= tail under both mixture components.
-        x_hi = 1.0 + s * z
-        t_hi = math.log1p(w * math.expm1((2.0 * x_hi - 1.0) / (2.0 * s * s)))
+        t_hi = self._remove_loss(1.0 + s * z)
         # Below t_lo (add direction, P_A = N(0, σ²)): x > σz has mass tail.
-        x_lo = s * z
-        t_lo = -math.log1p(w * math.expm1((2.0 * x_lo - 1.0) / (2.0 * s * s)))
+        t_lo = -self._remove_loss(s * z)
         return min(t_lo, 0.0), max(t_hi, 0.0)
+
+    def _remove_loss(self, x: float) -> float:
+        """``ℓ(x) = log(1 − w + w·e^{(2x−1)/(2σ²)})``, without overflow for tiny σ."""
+        w, s = self.rate, self.sigma
+        exponent = (2.0 * x - 1.0) / (2.0 * s * s)
+        if w == 1.0:  # the Gaussian mechanism: the loss is linear in x
+            return exponent
+        if exponent < 30.0:
+            return math.log1p(w * math.expm1(exponent))
+        # w·e^a dominates: log(w·e^a) + log1p((1 − w)·e^{−a}/w).
+        return math.log(w) + exponent + math.log1p((1.0 - w) * math.exp(-exponent) / w)
 
     # -- prv-accountant's interface -------------------------------------------------
     pm_inf = 0.0

@@ -81,7 +81,7 @@ from scipy import special
 
 from cropcalc.accounting.accountants import Accountant
 from cropcalc.accounting.epsilon import EpsilonBounds, Phase
-from cropcalc.errors import InputError
+from cropcalc.errors import AccuracyError, InputError
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -109,6 +109,8 @@ _LOG_ROUNDING_FLOOR = math.log(1e-17)
 # Relative slack added to every per-step Rényi divergence: it covers the rounding of
 # the log-binomial coefficients (about 10⁻¹¹ relative at α = 10⁴) many times over.
 _RELATIVE_SLACK = 1e-9
+# Most cells of the observation grid for the switching correction (memory, time).
+_MAX_CELLS = 200_000
 _UNIT_ROUNDOFF = float(np.finfo(np.float64).eps)
 
 
@@ -133,6 +135,12 @@ def rdp_epsilon(
     epsilon, _ = rdp_to_epsilon(order_array, total, delta)
     if total_variation_bound(phases) <= delta:
         epsilon = 0.0
+    if not math.isfinite(epsilon):
+        raise AccuracyError(
+            "Rényi accounting gives no finite ε here: the noise is far too small for "
+            "this many steps; add noise",
+            field="noise_multiplier",
+        )
     return EpsilonBounds(
         epsilon=epsilon,
         epsilon_lower=0.0,
@@ -302,7 +310,9 @@ def switching_correction(orders: FloatArray, rate: float, sigma: float) -> Float
     """Upper bound on ``Δ_α = E_R[u(L); L ≤ 0] − E_A[u(L); L < 0]`` for each order."""
     orders = np.asarray(orders, dtype=np.float64)
     alpha_m1 = (orders - 1.0)[:, None]
-    step = sigma / _CELLS_PER_SIGMA
+    # Both bounds hold for any cells; finer cells only make them tighter. A tiny σ
+    # would ask for ~1/σ cells, so their number is capped (the bound gets looser).
+    step = max(sigma / _CELLS_PER_SIGMA, (0.5 + _SIGMAS_COVERED * sigma) / _MAX_CELLS)
 
     # Remove direction on x ≤ 1/2: cells (x_i, x_i+1], the first reaching down to −∞.
     count = math.ceil((0.5 + _SIGMAS_COVERED * sigma) / step)
@@ -319,7 +329,7 @@ def switching_correction(orders: FloatArray, rate: float, sigma: float) -> Float
 
     # Add direction on x > 1/2 (P_A = μ₀): the loss is −ℓ(x) with ℓ the remove loss.
     top = min(_SIGMAS_COVERED * sigma, 300.0 * sigma * sigma)  # keeps e^{s} finite
-    count = max(math.ceil(top / step), 1)
+    count = min(max(math.ceil(top / step), 1), _MAX_CELLS)
     edges = 0.5 + np.linspace(0.0, top, count + 1)
     s = (2.0 * edges - 1.0) / (2.0 * sigma * sigma)  # log μ₁/μ₀ at the edges
     m0 = _normal_mass(edges[:-1] / sigma, edges[1:] / sigma)

@@ -214,6 +214,8 @@ def epsilon_table(report: EpsilonReport) -> list[Table | Text]:
     epsilon.add_row(f"baseline, rate {baseline}", *_bounds_cells(report.baseline))
     if report.improvement is None:
         improvement = "The patch never enters a step: ε = 0."
+    elif report.improvement <= 1:
+        improvement = "Crop amplification gives no measurable improvement here."
     else:
         ratio = _significant(report.improvement, ROUND_FLOOR, digits=3)
         improvement = f"Crop amplification makes ε {ratio}x smaller than the baseline."
@@ -278,4 +280,6 @@ def _significant(value: float, rounding: str, digits: int = 4) -> str:
     if not exact.is_finite():
         return str(value)
     quantum = Decimal(1).scaleb(exact.adjusted() - digits + 1)
-    return f"{exact.quantize(quantum, rounding=rounding):f}"
+    rounded = exact.quantize(quantum, rounding=rounding)
+    # Beyond a million, positional notation only hides the magnitude in a narrow column.
+    return f"{rounded:f}" if abs(exact.adjusted()) < 6 else f"{rounded:.{digits - 1}e}"
