@@ -229,3 +229,20 @@ def test_total_variation_within_delta_is_epsilon_zero() -> None:
     # Just above the threshold the shortcut must not fire.
     rate = 2e-5 / 0.6826894921370859
     assert compute_epsilon([Phase(1.0, rate, 1)], delta=1e-5).epsilon > 0
+
+
+@pytest.mark.parametrize(
+    ("z", "rate", "steps"),
+    # prv-accountant 0.2.0's stock PRVAccountant raises "Discrete mean differs from
+    # continuous mean significantly" on these ordinary parameters (ratio z/2 = 0.8 and
+    # 0.5 for its remove-direction mechanism); cropcalc composes them itself.
+    [(1.6, 0.125, 1000), (1.0, 0.1, 10_000)],
+)
+def test_parameters_that_break_the_stock_accountant(z: float, rate: float, steps: int) -> None:
+    from cropcalc.accounting.pld import pld_epsilon
+
+    ours = compute_epsilon([Phase(z, rate, steps)], delta=1e-5)
+    # Independent: dp-accounting's pessimistic PLD of the same switching pair.
+    theirs = pld_epsilon([Phase(z, rate, steps)], delta=1e-5, accuracy=0.01)
+    assert ours.epsilon_lower <= theirs.epsilon <= ours.epsilon + tolerance(ours.epsilon)
+    assert ours.epsilon - ours.epsilon_lower <= tolerance(ours.epsilon_lower)
