@@ -116,6 +116,10 @@ def compute_epsilon(
         raise InputError(f"delta must lie in (0, 1), got {delta}", field="delta")
     if not (0 < accuracy <= 0.5):
         raise InputError(f"accuracy must lie in (0, 0.5], got {accuracy}", field="accuracy")
+    if total_variation_bound(phases) <= delta:
+        # ε = 0 exactly, whatever a grid or an order could resolve (a patch that
+        # almost never enters a step, e.g. a rate of 1e-12).
+        return EpsilonBounds(0.0, 0.0, 0.0, delta, 0.0, accountant=method)
     match method:
         case Accountant.PRV:
             return _prv_epsilon(phases, delta, accuracy)
@@ -131,17 +135,21 @@ def compute_epsilon(
             assert_never(method)
 
 
-def _prv_epsilon(phases: Sequence[Phase], delta: float, accuracy: float) -> EpsilonBounds:
-    """The PRV accountant: certified bracket narrowed to ``accuracy``."""
-    # δ(0) is the total variation distance, subadditive under composition; one step's
-    # is w·(2Φ(1/(2σ)) − 1). When the sum is within δ, ε = 0 exactly, whatever the
-    # grid could resolve (a patch that almost never enters a step).
-    variation = math.fsum(
-        p.steps * p.rate * math.erf(1 / (2 * math.sqrt(2) * (p.noise_multiplier / 2)))
+def total_variation_bound(phases: Sequence[Phase]) -> float:
+    """Upper bound on the total variation, i.e. δ at ε = 0, of the whole run.
+
+    One step's is ``δ_S(0) = w·(2Φ(1/(2σ)) − 1)`` with ``σ = z/2`` (the Gaussian pair's
+    total variation, thinned by the rate), and total variation is subadditive under
+    composition.
+    """
+    return math.fsum(
+        p.steps * p.rate * math.erf(1.0 / (2.0 * math.sqrt(2.0) * (p.noise_multiplier / 2)))
         for p in phases
     )
-    if variation <= delta:
-        return EpsilonBounds(0.0, 0.0, 0.0, delta, 0.0)
+
+
+def _prv_epsilon(phases: Sequence[Phase], delta: float, accuracy: float) -> EpsilonBounds:
+    """The PRV accountant: certified bracket narrowed to ``accuracy``."""
     steps = sum(p.steps for p in phases)
     hoeffding_fail = _ERROR_SHARE * delta
     # Δ per unit of Hoeffding radius: r = Δ·sqrt(T/2·log(1/β_H)) (one-sided).

@@ -109,7 +109,7 @@ class SwitchingSubsampledGaussian:
 
     def loss_quantiles(self, tail: float) -> tuple[float, float]:
         """Losses ``(t_lo, t_hi)`` with P-mass at most ``tail`` below and above them."""
-        w, s = self.rate, self.sigma
+        s = self.sigma
         z = -float(special.ndtri(tail))  # Φ(-z) = tail
         # Above t_hi: x > 1 + σz has mass <= tail under both mixture components.
         t_hi = self._remove_loss(1.0 + s * z)

@@ -60,9 +60,10 @@ The derivation uses ``S``'s atom ``P_R(L ≤ 0) − Q_R(L > 0)`` and its symmetr
 Discrete Gaussian for Differential Privacy", NeurIPS 2020, Proposition 12;
 Balle et al., "Hypothesis Testing Interpretations and Rényi DP", AISTATS 2020,
 Theorem 21), and ε = 0 when ``δ² ≥ 1 − e^{−T·D_α}`` (Bretagnolle–Huber:
-total variation ≤ ``√(1 − e^{−KL})`` and ``KL ≤ D_α``) or when the total variation
-itself is at most δ (:func:`total_variation_bound`; without it a rate of 10⁻¹² and
-δ = 10⁻¹² would get an RDP bound of ε ≈ 26 for a run whose true ε is 0).
+total variation ≤ ``√(1 − e^{−KL})`` and ``KL ≤ D_α``). When the total variation
+itself is at most δ, ``compute_epsilon`` answers ε = 0 for every accountant
+(:func:`cropcalc.accounting.epsilon.total_variation_bound`); without that, a rate of
+10⁻¹² and δ = 10⁻¹² would get an RDP bound of ε ≈ 26 for a run whose true ε is 0.
 
 **What is reported.** ``epsilon`` is that bound. RDP gives no lower bound, so
 ``epsilon_lower`` is 0.0 (trivially valid, never a guess), and ``epsilon_estimate``
@@ -133,8 +134,6 @@ def rdp_epsilon(
     for phase in phases:
         total += phase.steps * switching_rdp(order_array, phase.rate, phase.noise_multiplier / 2)
     epsilon, _ = rdp_to_epsilon(order_array, total, delta)
-    if total_variation_bound(phases) <= delta:
-        epsilon = 0.0
     if not math.isfinite(epsilon):
         raise AccuracyError(
             "Rényi accounting gives no finite ε here: the noise is far too small for "
@@ -148,18 +147,6 @@ def rdp_epsilon(
         delta=delta,
         grid_spacing=0.0,
         accountant=Accountant.RDP,
-    )
-
-
-def total_variation_bound(phases: Sequence[Phase]) -> float:
-    """Upper bound on the total variation, i.e. δ at ε = 0, of the whole run.
-
-    One step's is ``δ_S(0) = w·(2Φ(1/(2σ)) − 1)`` (the Gaussian pair's total variation,
-    thinned by the rate), and total variation is subadditive under composition.
-    """
-    return math.fsum(
-        p.steps * p.rate * (2.0 * float(special.ndtr(1.0 / p.noise_multiplier)) - 1.0)
-        for p in phases
     )
 
 
