@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-# (name, cropcalc arguments, steps)
+# (name, cropcalc arguments)
 CONFIGS = [
     (
         "spec 1: 1024x2048, crop 512, patch 64, z=1, q=0.01, T=1000",

@@ -61,15 +61,40 @@ def gaussian_epsilon(mu: float, delta: float) -> float:
 )
 def test_full_rate_is_the_gaussian_mechanism(z: float, steps: int, delta: float) -> None:
     # With w = 1 both directions are the Gaussian mechanism with ratio σ = z/2, and T
-    # compositions are one Gaussian mechanism with μ = √T/σ: a closed form.
-    bounds = compute_epsilon([Phase(z, 1.0, steps)], delta=delta)
-    assert_brackets(bounds, gaussian_epsilon(math.sqrt(steps) / (z / 2), delta))
+    # compositions are one Gaussian mechanism with μ = √T/σ: a closed form. The grid
+    # accountant must bracket it too (compute_epsilon takes the closed form itself).
+    exact = gaussian_epsilon(math.sqrt(steps) / (z / 2), delta)
+    grid = epsilon_module._prv_epsilon([Phase(z, 1.0, steps)], delta, 0.01)
+    assert_brackets(grid, exact)
+    assert_brackets(compute_epsilon([Phase(z, 1.0, steps)], delta=delta), exact)
+
+
+def test_gaussian_closed_form_matches_dp_accounting() -> None:
+    from dp_accounting.pld import privacy_loss_distribution
+
+    # dp-accounting's own Gaussian PLD (pessimistic): an independent implementation.
+    sigma, steps = 2.5, 400
+    pld = privacy_loss_distribution.from_gaussian_mechanism(
+        standard_deviation=sigma, value_discretization_interval=1e-4
+    )
+    theirs = pld.self_compose(steps).get_epsilon_for_delta(1e-6)
+    ours = compute_epsilon([Phase(2 * sigma, 1.0, steps)], delta=1e-6)
+    assert ours.epsilon_lower <= theirs <= ours.epsilon + 0.01 * ours.epsilon
+    assert ours.epsilon - ours.epsilon_lower < 1e-6
+
+
+def test_gaussian_closed_form_has_no_floor_on_delta_or_steps() -> None:
+    # Far beyond what an FFT grid could certify: T = 10⁶ steps at δ = 1e-12.
+    bounds = compute_epsilon([Phase(50.0, 1.0, 1_000_000)], delta=1e-12)
+    assert_brackets(bounds, gaussian_epsilon(1000 / 25, 1e-12))
 
 
 def test_heterogeneous_phases_compose_like_one_gaussian() -> None:
     phases = [Phase(3.0, 1.0, 40), Phase(6.0, 1.0, 300)]
     mu = math.sqrt(sum(p.steps / (p.noise_multiplier / 2) ** 2 for p in phases))
-    assert_brackets(compute_epsilon(phases, delta=1e-6), gaussian_epsilon(mu, 1e-6))
+    exact = gaussian_epsilon(mu, 1e-6)
+    assert_brackets(epsilon_module._prv_epsilon(phases, 1e-6, 0.01), exact)
+    assert_brackets(compute_epsilon(phases, delta=1e-6), exact)
 
 
 def test_remove_direction_cdf_matches_prv_accountant() -> None:
@@ -206,7 +231,7 @@ def test_enormous_epsilon_is_certified_on_a_coarser_grid(monkeypatch: pytest.Mon
     # μ = √T/σ = 40: ε ≈ 970, beyond e^ε's float range. A small grid limit forces the
     # fallback to a coarser grid, which must still bracket the closed form.
     monkeypatch.setattr(epsilon_module, "_MAX_GRID", 1 << 16)
-    bounds = compute_epsilon([Phase(1.0, 1.0, 400)], delta=1e-5)
+    bounds = epsilon_module._prv_epsilon([Phase(1.0, 1.0, 400)], 1e-5, 0.01)
     assert bounds.grid_spacing > 0.005  # the first pass would have used 0.0016
     assert_brackets(bounds, gaussian_epsilon(40.0, 1e-5))
 
@@ -218,7 +243,7 @@ def test_delta_below_the_floating_point_floor_is_refused() -> None:
 
 def test_one_step_needs_no_transform_so_tiny_delta_is_certified() -> None:
     # A single Gaussian step at δ = 1e-12: nothing is composed, nothing rounded.
-    bounds = compute_epsilon([Phase(1.0, 1.0, 1)], delta=1e-12)
+    bounds = epsilon_module._prv_epsilon([Phase(1.0, 1.0, 1)], 1e-12, 0.01)
     assert_brackets(bounds, gaussian_epsilon(2.0, 1e-12))
 
 

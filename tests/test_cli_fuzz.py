@@ -19,7 +19,7 @@ from cropcalc.errors import ExitStatus
 
 numbers = st.one_of(
     st.floats(min_value=1e-7, max_value=60, allow_nan=False),
-    st.sampled_from(["0", "-1", "1", "nan", "inf", "1e-12", "0.999999"]),
+    st.sampled_from(["0", "-1", "1", "nan", "inf", "1e-12", "0.999999", "1e-300", "1e300"]),
 ).map(str)
 
 
@@ -27,9 +27,9 @@ numbers = st.one_of(
 @given(
     z=numbers,
     q=numbers,
-    steps=st.integers(min_value=-1, max_value=20_000).map(str),
+    steps=st.one_of(st.integers(min_value=-1, max_value=20_000), st.just(99_999_999_999)).map(str),
     delta=st.sampled_from(["1e-12", "1e-8", "1e-5", "0.1", "0.9", "0", "1"]),
-    accountant=st.sampled_from(["prv", "rdp"]),
+    accountant=st.sampled_from(["prv", "rdp", "pld"]),
     sampler=st.sampled_from(["poisson", "fixed"]),
     shape=st.sampled_from(["box", "ellipse"]),
     augmult=st.integers(min_value=0, max_value=4).map(str),

@@ -138,6 +138,9 @@ def test_bad_region_options(extra: list[str], flag: str) -> None:
         (["--patch-polygon", "0,0 0,5"], "--patch-polygon"),  # fewer than 3 vertices
         (["--patch-polygon", "0,0 0,500 5,5"], "--patch-polygon"),  # outside the image
         (["--patch-polygon", "0,0 0,5 5,5", "--patch-at", "1,1"], "--patch-at"),
+        # Refused before rasterising: its bounding box alone would need ~75 GiB.
+        (["--patch-polygon", "0,0 0,99999 99999,0"], "--patch-polygon"),
+        (["--patch", "4x4", "--patch-at", "0,0", "--patch-at", "99999,99999"], "--patch-at"),
         (["--patch-polygon", "0,0 0,5 5,5", "--shape", "ellipse"], "--shape"),
         (["--patch-mask", "/no/such/mask.npy"], "--patch-mask"),
         ([], "--patch"),  # no region at all

@@ -7,7 +7,7 @@ import math
 import pytest
 from scipy import optimize, special
 
-from cropcalc.accounting import Phase, compute_epsilon
+from cropcalc.accounting import Accountant, Phase, compute_epsilon
 from cropcalc.calculator import EpsilonRequest, compute_epsilon_report, resolve_epsilon_request
 from cropcalc.errors import InputError
 from cropcalc.geometry import CropGeometry
@@ -119,6 +119,16 @@ def test_shuffle_over_epochs_equals_the_pair_composed_per_epoch() -> None:
     assert report.schedule.count == 13
     direct = compute_epsilon([Phase(2.0, report.inclusion.probability, 13)], 1e-5)
     assert report.amplified == direct
+    # Independently: dp-accounting's PLD of the same pair, and Rényi accounting.
+    pld = compute_epsilon(
+        [Phase(2.0, report.inclusion.probability, 13)], 1e-5, accountant=Accountant.PLD
+    )
+    rdp = compute_epsilon(
+        [Phase(2.0, report.inclusion.probability, 13)], 1e-5, accountant=Accountant.RDP
+    )
+    upper = report.amplified.epsilon
+    assert report.amplified.epsilon_lower <= pld.epsilon <= upper + max(0.01, 0.01 * upper)
+    assert rdp.epsilon >= report.amplified.epsilon_lower
     # Baseline: the plain Gaussian mechanism (ratio σ = z/2 = 1) once per epoch.
     exact = gaussian_epsilon(math.sqrt(13) / 1.0, 1e-5)
     assert report.baseline.epsilon_lower <= exact <= report.baseline.epsilon

@@ -131,11 +131,11 @@ def window(
 
 
 def compose(
-    phases: Sequence[tuple[DiscretePLD, int]], window: tuple[int, int], tail: float
+    phases: Sequence[tuple[DiscretePLD, int]], grid: tuple[int, int], tail: float
 ) -> ComposedPLD:
     """Compose each PLD with itself ``count`` times and all of them together.
 
-    ``window`` is the grid range to compute, from :func:`window`; ``tail`` the mass
+    ``grid`` is the range of grid indices to compute, from :func:`window`; ``tail`` the mass
     bound it was chosen for, on each side. All PLDs must share one grid spacing.
     """
     spacing = phases[0][0].spacing
@@ -145,7 +145,7 @@ def compose(
         return ComposedPLD(single.masses, single.k_lo, spacing, single.infinity_mass, 0.0, 0.0)
     lowest = sum(t * pld.k_lo for pld, t in phases)
     highest = sum(t * pld.k_hi for pld, t in phases)
-    a, b = max(window[0], lowest), min(window[1], highest)
+    a, b = max(grid[0], lowest), min(grid[1], highest)
     size = fft.next_fast_len(b - a + 1, real=True)
     spectrum = np.ones(size // 2 + 1, dtype=np.complex128)
     for pld, count in phases:

@@ -120,7 +120,8 @@ def pld_epsilon(phases: Sequence[Phase], delta: float, accuracy: float = 0.01) -
         except _GridTooLarge as too_large:
             # A large ε spreads the loss far; its tolerance is large too, so a coarser
             # grid may do. Never go coarser after a pass has succeeded.
-            if math.isfinite(upper) or too_large.spacing_needed <= spacing:
+            # Beyond a unit of loss per grid point ε is meaningless (and e^Δ overflows).
+            if math.isfinite(upper) or not spacing < too_large.spacing_needed <= 1.0:
                 raise
             spacing = too_large.spacing_needed
             continue
@@ -211,7 +212,8 @@ class _DpAccounting:
         )
         k = np.arange(k_lo, k_hi + 1)
         eps = k * spacing
-        mirrored = -np.expm1(eps) + np.exp(eps) * positive[np.abs(k)]
+        with np.errstate(over="ignore", invalid="ignore"):  # only k < 0 is kept
+            mirrored = -np.expm1(eps) + np.exp(eps) * positive[np.abs(k)]
         deltas: FloatArray = np.clip(np.where(k >= 0, positive[np.abs(k)], mirrored), 0.0, 1.0)
         return deltas
 

@@ -29,10 +29,15 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
+from cropcalc.errors import AccuracyError
+
 FloatArray = npt.NDArray[np.float64]
 
+MAX_LOSS = 600.0
+"""Largest single-step privacy loss a grid may hold (``e^ℓ`` stays a finite float)."""
 
-def _normal_mass(lower: FloatArray, upper: FloatArray) -> FloatArray:
+
+def normal_mass(lower: FloatArray, upper: FloatArray) -> FloatArray:
     """``Φ(upper) − Φ(lower)``, computed on the tail side to keep relative accuracy."""
     # Right of 0 use Φ(−lower) − Φ(−upper): both terms small, no cancellation against 1.
     right = lower > 0
@@ -77,8 +82,8 @@ class SwitchingSubsampledGaussian:
     def _remove_masses(self, x_lo: FloatArray, x_hi: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Masses of ``x ∈ (x_lo, x_hi]`` under ``P_R`` (the mixture) and ``Q_R = N(0, σ²)``."""
         s, w = self.sigma, self.rate
-        q = _normal_mass(x_lo / s, x_hi / s)
-        p = (1.0 - w) * q + w * _normal_mass((x_lo - 1.0) / s, (x_hi - 1.0) / s)
+        q = normal_mass(x_lo / s, x_hi / s)
+        p = (1.0 - w) * q + w * normal_mass((x_lo - 1.0) / s, (x_hi - 1.0) / s)
         return p, q
 
     @property
@@ -108,11 +113,23 @@ class SwitchingSubsampledGaussian:
         return np.concatenate((p_a, p_r)), np.concatenate((q_a, q_r))
 
     def loss_quantiles(self, tail: float) -> tuple[float, float]:
-        """Losses ``(t_lo, t_hi)`` with P-mass at most ``tail`` below and above them."""
+        """Losses ``(t_lo, t_hi)`` with P-mass at most ``tail`` below and above them.
+
+        Raises:
+            AccuracyError: ``t_hi`` exceeds :data:`MAX_LOSS` (noise far too small for
+                any grid: ``e^ℓ`` would not be a finite float).
+        """
         s = self.sigma
         z = -float(special.ndtri(tail))  # Φ(-z) = tail
         # Above t_hi: x > 1 + σz has mass <= tail under both mixture components.
         t_hi = self._remove_loss(1.0 + s * z)
+        if not t_hi <= MAX_LOSS:
+            raise AccuracyError(
+                f"with noise multiplier {2 * s:g} one step's privacy loss reaches "
+                f"{t_hi:.3g}, beyond what a grid can hold (e^{MAX_LOSS:g}); add noise; "
+                "--accountant rdp gives a looser bound that is always computable",
+                field="noise_multiplier",
+            )
         # Below t_lo (add direction, P_A = N(0, σ²)): x > σz has mass tail.
         t_lo = -self._remove_loss(s * z)
         return min(t_lo, 0.0), max(t_hi, 0.0)
@@ -120,8 +137,11 @@ class SwitchingSubsampledGaussian:
     def _remove_loss(self, x: float) -> float:
         """``ℓ(x) = log(1 − w + w·e^{(2x−1)/(2σ²)})``, without overflow for tiny σ."""
         w, s = self.rate, self.sigma
-        exponent = (2.0 * x - 1.0) / (2.0 * s * s)
-        if w == 1.0:  # the Gaussian mechanism: the loss is linear in x
+        with np.errstate(over="ignore", divide="ignore"):  # tiny σ: the loss is +∞
+            exponent = float(np.float64(2.0 * x - 1.0) / np.float64(2.0 * s * s))
+        if w == 1.0 or not math.isfinite(
+            exponent
+        ):  # the Gaussian mechanism: the loss is linear in x
             return exponent
         if exponent < 30.0:
             return math.log1p(w * math.expm1(exponent))

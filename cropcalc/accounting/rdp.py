@@ -82,6 +82,7 @@ from scipy import special
 
 from cropcalc.accounting.accountants import Accountant
 from cropcalc.accounting.epsilon import EpsilonBounds, Phase
+from cropcalc.accounting.prv import normal_mass
 from cropcalc.errors import AccuracyError, InputError
 
 FloatArray = npt.NDArray[np.float64]
@@ -131,8 +132,13 @@ def rdp_epsilon(
     if order_array.size == 0 or not np.all(order_array > 1):
         raise InputError(f"Rényi orders must exceed 1, got {orders}", field="orders")
     total = np.zeros(len(order_array))
-    for phase in phases:
-        total += phase.steps * switching_rdp(order_array, phase.rate, phase.noise_multiplier / 2)
+    # A noise far too small overflows the series to ∞ (or ∞ − ∞); the finiteness
+    # check below turns that into a refusal instead of warnings.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        for phase in phases:
+            total += phase.steps * switching_rdp(
+                order_array, phase.rate, phase.noise_multiplier / 2
+            )
     epsilon, _ = rdp_to_epsilon(order_array, total, delta)
     if not math.isfinite(epsilon):
         raise AccuracyError(
@@ -284,15 +290,6 @@ def _log_moment_minus_one_fractional(order: float, rate: float, sigma: float) ->
     return log_total + math.log(-math.expm1(-log_total) + relative_slack)
 
 
-def _normal_mass(lower: FloatArray, upper: FloatArray) -> FloatArray:
-    """``Φ(upper) − Φ(lower)``, computed on the tail side to keep relative accuracy."""
-    right = lower > 0
-    hi = np.where(right, -lower, upper)
-    lo = np.where(right, -upper, lower)
-    mass: FloatArray = np.maximum(special.ndtr(hi) - special.ndtr(lo), 0.0)
-    return mass
-
-
 def switching_correction(orders: FloatArray, rate: float, sigma: float) -> FloatArray:
     """Upper bound on ``Δ_α = E_R[u(L); L ≤ 0] − E_A[u(L); L < 0]`` for each order."""
     orders = np.asarray(orders, dtype=np.float64)
@@ -305,8 +302,8 @@ def switching_correction(orders: FloatArray, rate: float, sigma: float) -> Float
     count = math.ceil((0.5 + _SIGMAS_COVERED * sigma) / step)
     edges = 0.5 - step * np.arange(count, -1, -1, dtype=np.float64)
     edges[0] = -np.inf
-    m0 = _normal_mass(edges[:-1] / sigma, edges[1:] / sigma)
-    m1 = _normal_mass((edges[:-1] - 1.0) / sigma, (edges[1:] - 1.0) / sigma)
+    m0 = normal_mass(edges[:-1] / sigma, edges[1:] / sigma)
+    m1 = normal_mass((edges[:-1] - 1.0) / sigma, (edges[1:] - 1.0) / sigma)
     keep = m0 > 0
     m0, m1 = m0[keep], m1[keep]
     p = (1.0 - rate) * m0 + rate * m1
@@ -319,8 +316,8 @@ def switching_correction(orders: FloatArray, rate: float, sigma: float) -> Float
     count = min(max(math.ceil(top / step), 1), _MAX_CELLS)
     edges = 0.5 + np.linspace(0.0, top, count + 1)
     s = (2.0 * edges - 1.0) / (2.0 * sigma * sigma)  # log μ₁/μ₀ at the edges
-    m0 = _normal_mass(edges[:-1] / sigma, edges[1:] / sigma)
-    m1 = _normal_mass((edges[:-1] - 1.0) / sigma, (edges[1:] - 1.0) / sigma)
+    m0 = normal_mass(edges[:-1] / sigma, edges[1:] / sigma)
+    m1 = normal_mass((edges[:-1] - 1.0) / sigma, (edges[1:] - 1.0) / sigma)
     keep = m0 > 0
     m0, m1, s_lo, s_hi = m0[keep], m1[keep], s[:-1][keep], s[1:][keep]
     # Chord: the mean ratio m1/m0 sits at fraction θ between e^{s_lo} and e^{s_hi}.

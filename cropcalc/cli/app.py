@@ -170,8 +170,9 @@ def epsilon(
     Computes the probability p that a random crop includes the patch (worst case over
     its location unless --patch-at is given), the effective sampling rate w = q·p, and
     the certified ε of DP-SGD at rate w and, as the baseline, at rate q. Say how
-    batches are drawn with --sampler: the default, poisson, is also valid (and tight)
-    for fixed-size batches without replacement, but never for a shuffling loader.
+    batches are drawn with --sampler: poisson (the default, an upper bound), fixed
+    (fixed-size batches without replacement: the same numbers, tight) or shuffle
+    (each image once per epoch: no sampling amplification).
     """
     # Imported here, not at the top: the numerics stack would slow down --help.
     from cropcalc import calculator

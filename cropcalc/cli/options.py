@@ -27,6 +27,7 @@ from cropcalc.geometry import (
     Padding,
     PaddingMode,
     PatchShape,
+    check_vertices,
     load_mask,
     parse_polygon,
 )
@@ -345,6 +346,7 @@ def build_geometry(
 
 def build_patch(
     *,
+    image: tuple[int, int],
     patch: parse.Size | None,
     shape: PatchKind,
     patch_polygon: str | None,
@@ -383,6 +385,14 @@ def build_patch(
     if patch is not None:
         height, width = patch
         if len(at) > 1:
+            # Checked before the union is drawn: far-apart boxes would span a huge mask.
+            for y, x in at:
+                if y + height > image[0] or x + width > image[1]:
+                    raise InputError(
+                        f"a {height}x{width} box at {y},{x} leaves the image "
+                        f"{image[0]}x{image[1]}; give corners that keep every box inside",
+                        field="patch_at",
+                    )
             return PatchShape.boxes([(y, x, height, width) for y, x in at]), None
         region = (
             PatchShape.ellipse(height, width)
@@ -390,7 +400,9 @@ def build_patch(
             else PatchShape.box(height, width)
         )
     elif patch_polygon is not None:
-        region = PatchShape.polygon(parse_polygon(patch_polygon))
+        vertices = parse_polygon(patch_polygon)
+        check_vertices(vertices, image)  # before rasterising, which needs its box's memory
+        region = PatchShape.polygon(vertices)
     else:
         region = load_mask(str(patch_mask))
     return region, at[0] if at else None
@@ -418,6 +430,7 @@ def build_region(
         pad_if_needed=pad_if_needed,
     )
     region, at = build_patch(
+        image=geometry.image,
         patch=patch,
         shape=shape,
         patch_polygon=patch_polygon,

@@ -65,7 +65,7 @@ from cropcalc.geometry.crop import CropGeometry
 from cropcalc.geometry.inclusion import InclusionRequest, box_inclusion, inclusion
 from cropcalc.geometry.maskfile import load_mask
 from cropcalc.geometry.result import MAX_AUGMULT, InclusionResult
-from cropcalc.geometry.shapes import PatchShape, ShapeKind, parse_polygon
+from cropcalc.geometry.shapes import PatchShape, ShapeKind, check_vertices, parse_polygon
 
 __all__ = [
     "MAX_AUGMULT",
@@ -78,6 +78,7 @@ __all__ = [
     "PatchShape",
     "ShapeKind",
     "box_inclusion",
+    "check_vertices",
     "inclusion",
     "load_mask",
     "parse_polygon",

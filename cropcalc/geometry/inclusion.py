@@ -145,7 +145,6 @@ def inclusion(
         crop_positions=denominator,
         augmult=multiplicity,
         ties=ties,
-        patch_size=patch.size,
         counts=counts,
     )
 

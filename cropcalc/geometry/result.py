@@ -83,7 +83,6 @@ class InclusionResult:
         augmult: ``K``, the number of independent crops of the image per step.
         ties: Number of placements attaining :attr:`numerator` (1 for a known
             location); more than one means the worst case is not unique.
-        patch_size: ``(h, w)`` of the patch's bounding box, the size placements move.
         counts: When a map was asked for, ``counts[y, x]`` is the one-crop numerator
             of the placement with top-left ``(y, x)``, for every placement inside the
             image, shape ``(H - h + 1, W - w + 1)``; otherwise None.
@@ -98,7 +97,6 @@ class InclusionResult:
     crop_positions: int
     augmult: int = 1
     ties: int = 1
-    patch_size: tuple[int, int] | None = None
     counts: NDArray[np.signedinteger[Any]] | None = field(default=None, compare=False, repr=False)
 
     @property

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-__all__ = ["PatchShape", "ShapeKind", "Vertex", "parse_polygon"]
+__all__ = ["PatchShape", "ShapeKind", "Vertex", "check_vertices", "parse_polygon"]
 
 Vertex = tuple[Fraction, Fraction]
 """A polygon vertex ``(y, x)`` in continuous image coordinates (pixel corners are integers)."""
@@ -332,15 +332,7 @@ class PatchShape:
         """
         height, width = image
         patch_h, patch_w = self.size
-        if self.vertices:
-            for y, x in self.vertices:
-                if not (0 <= y <= height and 0 <= x <= width):
-                    raise InputError(
-                        f"polygon vertex {_number(y)},{_number(x)} lies outside the image "
-                        f"{height}x{width}; give vertices with 0 <= y <= {height} and "
-                        f"0 <= x <= {width} (y first)",
-                        field=self.field,
-                    )
+        check_vertices(self.vertices, image, self.field)
         if self.kind is ShapeKind.BOXES:
             top, left = self.origin
             if top + patch_h > height or left + patch_w > width:
@@ -358,6 +350,28 @@ class PatchShape:
                 f"{what} {patch_h}x{patch_w} is larger than the image {height}x{width}; "
                 "give a patch no larger than the image",
                 field=self.field,
+            )
+
+
+def check_vertices(
+    vertices: Sequence[Vertex], image: tuple[int, int], field: str = "patch_polygon"
+) -> None:
+    """Check that polygon vertices lie in the image ``[0, H] x [0, W]``.
+
+    Call it before :meth:`PatchShape.polygon` when the image is known: rasterising a
+    polygon far larger than the image would only waste memory before being refused.
+
+    Raises:
+        InputError: a vertex lies outside the image (``field``).
+    """
+    height, width = image
+    for y, x in vertices:
+        if not (0 <= y <= height and 0 <= x <= width):
+            raise InputError(
+                f"polygon vertex {_number(y)},{_number(x)} lies outside the image "
+                f"{height}x{width}; give vertices with 0 <= y <= {height} and "
+                f"0 <= x <= {width} (y first)",
+                field=field,
             )
 
 
