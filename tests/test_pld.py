@@ -8,45 +8,17 @@ import sys
 
 import numpy as np
 import pytest
-from scipy import integrate, optimize, special
+from scipy import integrate, special
 
 from cropcalc.accounting import Accountant, EpsilonBounds, Phase, compute_epsilon
 from cropcalc.accounting import pld as pld_module
 from cropcalc.errors import AccuracyError, ExitStatus, InputError, MissingExtraError
 
-
-def tolerance(value: float) -> float:
-    return max(0.01, 0.01 * value)
-
-
-def gaussian_epsilon(mu: float, delta: float) -> float:
-    """Exact ε of the Gaussian mechanism with μ = sensitivity/σ (Balle & Wang 2018)."""
-
-    def gap(e: float) -> float:
-        second = math.exp(e + float(special.log_ndtr(-e / mu - mu / 2)))
-        return float(special.ndtr(-e / mu + mu / 2)) - second - delta
-
-    return float(optimize.brentq(gap, 0.0, mu * mu / 2 + 10 * mu + 50, xtol=1e-12))
+from reference import SPEC_VECTORS, assert_brackets, gaussian_epsilon, tolerance
 
 
 def pld(phases: list[Phase], delta: float, accuracy: float = 0.01) -> EpsilonBounds:
     return compute_epsilon(phases, delta, accuracy, accountant=Accountant.PLD)
-
-
-def assert_brackets(bounds: EpsilonBounds, exact: float) -> None:
-    assert bounds.epsilon_lower <= exact <= bounds.epsilon
-    assert bounds.epsilon - exact <= tolerance(exact)
-    assert bounds.epsilon_lower <= bounds.epsilon_estimate <= bounds.epsilon
-
-
-# Spec section 5: PLD accounting of the same switching pair, pessimistic, δ = 1e-5.
-SPEC_VECTORS = [
-    (1.0, 0.01 * 0.3741054001, 1000, 6.9130),
-    (1.0, 0.01, 1000, 14.8207),
-    (1.5, 0.002 * 0.2136259389, 20000, 0.6694),
-    (1.5, 0.002, 20000, 3.6339),
-    (1.0, 0.001, 10000, 5.6770),
-]
 
 
 @pytest.mark.parametrize(("z", "rate", "steps", "expected"), SPEC_VECTORS)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, optimize, special
+from scipy import integrate, special
 
 from cropcalc.accounting import Accountant, Phase, compute_epsilon
 from cropcalc.accounting.epsilon import total_variation_bound
@@ -18,6 +18,8 @@ from cropcalc.accounting.rdp import (
     switching_rdp,
 )
 from cropcalc.errors import InputError
+
+from reference import gaussian_epsilon
 
 
 def log_ratio(x: float, rate: float, sigma: float) -> float:
@@ -137,16 +139,6 @@ def test_second_order_closed_form_keeps_relative_accuracy_at_tiny_rates() -> Non
 def test_full_rate_is_the_gaussian_mechanism(sigma: float) -> None:
     orders = np.array(DEFAULT_ORDERS)
     np.testing.assert_allclose(switching_rdp(orders, 1.0, sigma), orders / (2 * sigma**2))
-
-
-def gaussian_epsilon(mu: float, delta: float) -> float:
-    """Exact ε of the Gaussian mechanism with μ = sensitivity/σ (Balle & Wang 2018)."""
-
-    def gap(e: float) -> float:
-        second = math.exp(e + float(special.log_ndtr(-e / mu - mu / 2)))
-        return float(special.ndtr(-e / mu + mu / 2)) - second - delta
-
-    return float(optimize.brentq(gap, 0.0, mu * mu / 2 + 10 * mu + 50, xtol=1e-12))
 
 
 @pytest.mark.parametrize(("z", "steps"), [(1.0, 1), (4.0, 100), (20.0, 5000)])

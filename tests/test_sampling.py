@@ -13,6 +13,8 @@ from cropcalc.errors import InputError
 from cropcalc.geometry import CropGeometry
 from cropcalc.sampling import Sampler, schedule
 
+from reference import gaussian_epsilon
+
 GEOMETRY = CropGeometry(image=(1000, 1000), crop=(300, 300))
 P = 0.2136259389  # spec section 5, 1000x1000 / crop 300 / patch 25x25
 
@@ -104,14 +106,6 @@ def test_shuffle_one_epoch_matches_the_single_pair_closed_form() -> None:
     bounds = report.amplified
     assert bounds.epsilon_lower <= exact <= bounds.epsilon
     assert bounds.epsilon - exact <= max(0.01, 0.01 * exact)
-
-
-def gaussian_epsilon(mu: float, delta: float) -> float:
-    def excess(e: float) -> float:
-        tail = math.exp(e + float(special.log_ndtr(-e / mu - mu / 2)))
-        return float(special.ndtr(-e / mu + mu / 2)) - tail - delta
-
-    return float(optimize.brentq(excess, 0.0, mu * mu + 10 * mu + 50))
 
 
 def test_shuffle_over_epochs_equals_the_pair_composed_per_epoch() -> None:

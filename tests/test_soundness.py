@@ -19,9 +19,7 @@ from hypothesis import strategies as st
 from cropcalc.accounting import Accountant, EpsilonBounds, Phase, compute_epsilon
 from cropcalc.errors import AccuracyError, ExitStatus
 
-
-def tolerance(value: float) -> float:
-    return max(0.01, 0.01 * value)
+from reference import tolerance
 
 
 def epsilon(z: float, rate: float, steps: int, delta: float, accountant: str) -> EpsilonBounds:
