@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -70,6 +71,26 @@ def test_map_out_writes_every_placement(tmp_path: Path, suffix: str) -> None:
     assert written[y, x] == written.max()
 
 
+def test_map_out_png_is_a_picture_brightest_at_the_worst_placement(tmp_path: Path) -> None:
+    from PIL import Image
+
+    target = tmp_path / "map.png"
+    doc = document([*SPEC, "--map-out", str(target)])
+    picture = np.asarray(Image.open(target))
+    assert picture.shape == (289, 361)
+    assert picture.dtype == np.uint8
+    y, x = doc["inclusion"]["placement"]  # type: ignore[index]
+    assert picture[y, x] == 255
+    assert picture.min() == 0
+
+
+def test_map_out_png_without_pillow_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "PIL.Image", None)  # import fails as if not installed
+    result = run([*SPEC, "--map-out", "map.png"])
+    assert_error(result, "--map-out")
+    assert "pip install 'cropcalc[png]'" in result.stderr
+
+
 def test_table_ends_with_a_heatmap() -> None:
     result = run(SPEC)
     assert result.exit_code == 0, result.output
@@ -122,7 +143,7 @@ def test_augmult_is_exact() -> None:
         (["--patch-polygon", "0,0 0,5 5,5"], "--patch"),  # two ways at once
         (["--shape", "ellipse", "--patch-at", "1,1", "--patch-at", "9,9"], "--patch-at"),
         (["--augmult", "0"], "--augmult"),
-        (["--map-out", "map.png"], "--map-out"),
+        (["--map-out", "map.txt"], "--map-out"),
         (["--map-out", "/no/such/folder/map.npy"], "--map-out"),
         (["--patch-at", "1,1", "--map-out", "map.npy"], "--map-out"),
         (["--patch-at", "295,10"], "--patch-at"),

@@ -195,7 +195,8 @@ MapOut = Annotated[
         metavar="FILE",
         help=(
             "Also write p for every placement of the patch (worst case only) to FILE: "
-            ".npy (float64 array) or .csv (one row per patch top row)."
+            ".npy (float64 array), .csv (one row per patch top row) or .png (a grey "
+            "picture, needs cropcalc[png])."
         ),
         show_default=False,
     ),
