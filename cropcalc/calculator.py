@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 from cropcalc.accounting import Accountant, EpsilonBounds, Phase, compute_epsilon
+from cropcalc.accounting.accountants import MAX_ACCURACY
 from cropcalc.errors import InputError
 from cropcalc.geometry import CropGeometry, InclusionRequest, InclusionResult, PatchShape
 from cropcalc.sampling import Sampler, Schedule, schedule
@@ -30,8 +31,6 @@ DEFAULT_DELTA = 1e-5
 
 DEFAULT_ACCURACY = 0.01
 """Default tolerance: the quoted upper bound is within max(0.01, 1 %) of the true ε."""
-
-MAX_ACCURACY = 0.5
 
 
 def steps_per_epoch(batch_size: int, dataset_size: int) -> int:

@@ -29,3 +29,7 @@ class Accountant(StrEnum):
     PRV = "prv"
     PLD = "pld"
     RDP = "rdp"
+
+
+MAX_ACCURACY = 0.5
+"""Loosest ``accuracy`` accepted: a bracket wider than half of ε says nothing."""

@@ -27,7 +27,7 @@ from typing import assert_never
 
 from scipy import special
 
-from cropcalc.accounting.accountants import Accountant
+from cropcalc.accounting.accountants import MAX_ACCURACY, Accountant
 from cropcalc.accounting.compose import ComposedPLD, compose, window
 from cropcalc.accounting.discretise import Discretisation, discretise
 from cropcalc.accounting.prv import SwitchingSubsampledGaussian
@@ -116,8 +116,10 @@ def compute_epsilon(
         raise InputError("at least one phase is needed", field="steps")
     if not (0 < delta < 1):
         raise InputError(f"delta must lie in (0, 1), got {delta}", field="delta")
-    if not (0 < accuracy <= 0.5):
-        raise InputError(f"accuracy must lie in (0, 0.5], got {accuracy}", field="accuracy")
+    if not (0 < accuracy <= MAX_ACCURACY):
+        raise InputError(
+            f"accuracy must lie in (0, {MAX_ACCURACY}], got {accuracy}", field="accuracy"
+        )
     if total_variation_bound(phases) <= delta:
         # ε = 0 exactly, whatever a grid or an order could resolve (a patch that
         # almost never enters a step, e.g. a rate of 1e-12).

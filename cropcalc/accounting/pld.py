@@ -68,7 +68,7 @@ from scipy import fft, special
 from cropcalc.accounting.accountants import Accountant
 from cropcalc.accounting.epsilon import EpsilonBounds, Phase
 from cropcalc.accounting.prv import SwitchingSubsampledGaussian
-from cropcalc.errors import AccuracyError, InputError, MissingExtraError
+from cropcalc.errors import AccuracyError, MissingExtraError
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -92,17 +92,10 @@ def pld_epsilon(phases: Sequence[Phase], delta: float, accuracy: float = 0.01) -
     """Upper bound on ε(δ) of ``phases`` by PLD accounting of the switching pair.
 
     Raises:
-        InputError: no phase, or ``delta`` or ``accuracy`` out of range.
         MissingExtraError: dp-accounting is not installed.
         AccuracyError: the grid this accuracy needs is too large, δ is below the
             floating-point error, or the discretisation error does not shrink as expected.
     """
-    if not phases:
-        raise InputError("at least one phase is needed", field="steps")
-    if not (0 < delta < 1):
-        raise InputError(f"delta must lie in (0, 1), got {delta}", field="delta")
-    if not (0 < accuracy <= 0.5):
-        raise InputError(f"accuracy must lie in (0, 0.5], got {accuracy}", field="accuracy")
     steps = sum(p.steps for p in phases)
     run = _Run(
         dp=_DpAccounting.load(),

@@ -122,12 +122,9 @@ def rdp_epsilon(
     """Upper bound on ε(δ) of ``phases`` by Rényi accounting of the switching pair.
 
     Raises:
-        InputError: no phase, ``delta`` outside (0, 1) or an order not above 1.
+        InputError: an order not above 1 (the phases and δ are checked by
+            :func:`~cropcalc.accounting.epsilon.compute_epsilon`, the entry point).
     """
-    if not phases:
-        raise InputError("at least one phase is needed", field="steps")
-    if not (0 < delta < 1):
-        raise InputError(f"delta must lie in (0, 1), got {delta}", field="delta")
     order_array = np.asarray(orders, dtype=np.float64)
     if order_array.size == 0 or not np.all(order_array > 1):
         raise InputError(f"Rényi orders must exceed 1, got {orders}", field="orders")
