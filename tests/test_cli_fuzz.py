@@ -23,7 +23,9 @@ numbers = st.one_of(
 ).map(str)
 
 
-@settings(max_examples=40, deadline=None)
+# Derandomized: CI must not depend on which inputs a run happens to draw. To hunt
+# for bugs, raise max_examples and drop derandomize locally (that found six).
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(
     z=numbers,
     q=numbers,

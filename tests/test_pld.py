@@ -160,3 +160,10 @@ def test_rates_and_noise_of_every_phase_are_used() -> None:
     noisier = pld([Phase(1.0, 0.01, 250), Phase(2.0, 0.01, 250)], 1e-5)
     assert noisier.epsilon < one.epsilon_lower
     assert np.isfinite(noisier.epsilon)
+
+
+def test_step_counts_beyond_reach_are_refused_at_once() -> None:
+    # A sparse PLD composed 10¹¹ times ran for hours inside dp-accounting.
+    with pytest.raises(AccuracyError, match="at most") as info:
+        pld([Phase(50.0, 1e-7, 99_999_999_999)], 1e-5)
+    assert info.value.exit_status == ExitStatus.INACCURATE

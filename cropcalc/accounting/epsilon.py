@@ -212,8 +212,9 @@ def _prv_epsilon(phases: Sequence[Phase], delta: float, accuracy: float) -> Epsi
         spacing *= 0.8 * tolerance / width
     if bounds is None:
         raise AccuracyError(
-            "the privacy loss of these parameters is too spread out to compute on a grid "
-            "of 2^24 points (ε is enormous); add noise, or lower the steps or the rate"
+            "the composed privacy loss of these parameters spreads over more than 2^24 "
+            "grid points at the spacing the accuracy needs; add noise, or lower the steps "
+            "or the rate"
             f"{_RDP_HINT}",
             field="steps",
         )

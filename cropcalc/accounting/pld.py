@@ -77,6 +77,7 @@ INSTALL_HINT = "pip install 'cropcalc[pld]'"
 
 # Share of δ allowed for each error term (tail beyond the single-step grid, window
 # truncation, floating point).
+_MAX_STEPS = 10**7
 _ERROR_SHARE = 1e-3
 # Largest grid (single step or composed window) dp-accounting is asked to handle: its
 # FFT is complex, 16 bytes a point, so 2^22 points keep a run under a few hundred MB.
@@ -97,6 +98,14 @@ def pld_epsilon(phases: Sequence[Phase], delta: float, accuracy: float = 0.01) -
             floating-point error, or the discretisation error does not shrink as expected.
     """
     steps = sum(p.steps for p in phases)
+    if steps > _MAX_STEPS:
+        # dp-accounting composes small (sparse) PLDs by squaring dictionaries whose
+        # size grows with the steps: 10¹¹ steps ran for hours.
+        raise AccuracyError(
+            f"the pld accountant composes at most {_MAX_STEPS:.0e} steps in reasonable "
+            f"time, not {steps}; use --accountant prv or rdp",
+            field="steps",
+        )
     run = _Run(
         dp=_DpAccounting.load(),
         phases=tuple(phases),
